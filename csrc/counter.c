@@ -1,0 +1,297 @@
+/* counter.c -- AtomicCounter: one signed 64-bit word.
+ *
+ * Cell layout (1 word): [0] value, int64.
+ * Every update is a CAS loop that refuses to leave the int64 range, so an
+ * update either lands whole or raises OverflowError and changes nothing.
+ * RMWs are acq_rel, loads acquire: each operation is linearizable at its
+ * atomic instruction.
+ */
+#include "module.h"
+
+typedef struct {
+    PyObject_HEAD
+    am_word *cell;    /* immutable after construction: &own, or arena words */
+    PyObject *owner;  /* NULL when cell == &own; else strong ref to the memoryview */
+    am_word own;      /* the word itself for objects that own their storage */
+} CounterObject;
+
+#define CounterObject_CAST(op) ((CounterObject *)(op))
+
+/* Add n unless the result leaves int64; on success *prev is the old value.
+ * Returns 0, or -1 (nothing changed) when the result would not fit. */
+static inline int
+counter_add(am_word *cell, int64_t n, int64_t *prev)
+{
+    int64_t cur = am_load_relaxed(cell);
+    for (;;) {
+        if ((n > 0 && cur > INT64_MAX - n) || (n < 0 && cur < INT64_MIN - n)) {
+            *prev = cur;
+            return -1;
+        }
+        if (am_cas_weak_acq_rel(cell, &cur, cur + n)) {
+            *prev = cur;
+            return 0;
+        }
+    }
+}
+
+static PyObject *
+Counter_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"value", NULL};
+    PyObject *value_obj = NULL;
+    int64_t value = 0;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:AtomicCounter", kwlist, &value_obj)) {
+        return NULL;
+    }
+    if (value_obj != NULL && am_as_int64(value_obj, "value", &value) < 0) {
+        return NULL;
+    }
+    CounterObject *self = (CounterObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->cell = &self->own;
+    self->owner = NULL;
+    am_store_release(self->cell, value);
+    return (PyObject *)self;
+}
+
+PyDoc_STRVAR(Counter_from_buffer_doc,
+"_from_buffer($type, view, offset, /)\n--\n\n"
+"Private: a counter whose word lives at `offset` of a writable memoryview\n"
+"(the multi-process arena). The word is used as it is, not cleared.");
+
+static PyObject *
+Counter_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "_from_buffer() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    am_word *words = am_words_in_view(args[0], args[1], sizeof(am_word));
+    if (words == NULL) {
+        return NULL;
+    }
+    CounterObject *self = (CounterObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->cell = words;
+    self->owner = Py_NewRef(args[0]);
+    return (PyObject *)self;
+}
+
+PyDoc_STRVAR(Counter_cell_bytes_doc,
+"_cell_bytes($type, /)\n--\n\nPrivate: bytes of arena storage one counter needs.");
+
+static PyObject *
+Counter_cell_bytes(PyTypeObject *Py_UNUSED(type), PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSize_t(sizeof(am_word));
+}
+
+static void
+Counter_dealloc(PyObject *op)
+{
+    CounterObject *self = CounterObject_CAST(op);
+    PyTypeObject *tp = Py_TYPE(op);
+    Py_CLEAR(self->owner);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+PyDoc_STRVAR(Counter_inc_doc,
+"inc($self, /)\n--\n\nAdd 1. OverflowError at 2**63-1 (the value never wraps).");
+
+static PyObject *
+Counter_inc(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    am_word *cell = CounterObject_CAST(op)->cell;
+    int64_t prev;
+    if (counter_add(cell, 1, &prev) < 0) {
+        return am_overflow("inc()", prev, 1);
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(Counter_dec_doc,
+"dec($self, /)\n--\n\nSubtract 1. OverflowError at -2**63 (the value never wraps).");
+
+static PyObject *
+Counter_dec(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    am_word *cell = CounterObject_CAST(op)->cell;
+    int64_t prev;
+    if (counter_add(cell, -1, &prev) < 0) {
+        return am_overflow("dec()", prev, -1);
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(Counter_add_doc,
+"add($self, n, /)\n--\n\nAdd the int n (may be negative). OverflowError when the\n"
+"result leaves the int64 range; nothing is changed then.");
+
+static PyObject *
+Counter_add(PyObject *op, PyObject *arg)
+{
+    int64_t n, prev;
+    if (am_as_int64(arg, "n", &n) < 0) {
+        return NULL;
+    }
+    if (counter_add(CounterObject_CAST(op)->cell, n, &prev) < 0) {
+        return am_overflow("add()", prev, n);
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(Counter_fetch_add_doc,
+"fetch_add($self, n, /)\n--\n\nAdd the int n and return the previous value.");
+
+static PyObject *
+Counter_fetch_add(PyObject *op, PyObject *arg)
+{
+    int64_t n, prev;
+    if (am_as_int64(arg, "n", &n) < 0) {
+        return NULL;
+    }
+    if (counter_add(CounterObject_CAST(op)->cell, n, &prev) < 0) {
+        return am_overflow("fetch_add()", prev, n);
+    }
+    return PyLong_FromLongLong(prev);
+}
+
+PyDoc_STRVAR(Counter_load_doc, "load($self, /)\n--\n\nThe current value.");
+
+static PyObject *
+Counter_load(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLongLong(am_load_acquire(CounterObject_CAST(op)->cell));
+}
+
+PyDoc_STRVAR(Counter_store_doc, "store($self, v, /)\n--\n\nSet the value to the int v.");
+
+static PyObject *
+Counter_store(PyObject *op, PyObject *arg)
+{
+    int64_t v;
+    if (am_as_int64(arg, "v", &v) < 0) {
+        return NULL;
+    }
+    am_store_release(CounterObject_CAST(op)->cell, v);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(Counter_swap_doc,
+"swap($self, v, /)\n--\n\nSet the value to the int v and return the previous value.");
+
+static PyObject *
+Counter_swap(PyObject *op, PyObject *arg)
+{
+    int64_t v;
+    if (am_as_int64(arg, "v", &v) < 0) {
+        return NULL;
+    }
+    return PyLong_FromLongLong(am_exchange_acq_rel(CounterObject_CAST(op)->cell, v));
+}
+
+PyDoc_STRVAR(Counter_compare_and_swap_doc,
+"compare_and_swap($self, expected, new, /)\n--\n\n"
+"Set the value to new if it equals expected; return whether it did.");
+
+static PyObject *
+Counter_compare_and_swap(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    int64_t expected, desired;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "compare_and_swap() takes exactly 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (am_as_int64(args[0], "expected", &expected) < 0
+        || am_as_int64(args[1], "new", &desired) < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(am_cas_acq_rel(CounterObject_CAST(op)->cell, &expected, desired));
+}
+
+PyDoc_STRVAR(Counter_reset_doc,
+"reset($self, /)\n--\n\nSet the value to 0 and return the previous value.");
+
+static PyObject *
+Counter_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLongLong(am_exchange_acq_rel(CounterObject_CAST(op)->cell, 0));
+}
+
+static PyObject *
+Counter_int(PyObject *op)
+{
+    return PyLong_FromLongLong(am_load_acquire(CounterObject_CAST(op)->cell));
+}
+
+static PyObject *
+Counter_repr(PyObject *op)
+{
+    return PyUnicode_FromFormat("AtomicCounter(%lld)",
+                                (long long)am_load_acquire(CounterObject_CAST(op)->cell));
+}
+
+static PyMethodDef Counter_methods[] = {
+    {"inc", Counter_inc, METH_NOARGS, Counter_inc_doc},
+    {"dec", Counter_dec, METH_NOARGS, Counter_dec_doc},
+    {"add", Counter_add, METH_O, Counter_add_doc},
+    {"fetch_add", Counter_fetch_add, METH_O, Counter_fetch_add_doc},
+    {"load", Counter_load, METH_NOARGS, Counter_load_doc},
+    {"store", Counter_store, METH_O, Counter_store_doc},
+    {"swap", Counter_swap, METH_O, Counter_swap_doc},
+    {"compare_and_swap", _PyCFunction_CAST(Counter_compare_and_swap), METH_FASTCALL,
+     Counter_compare_and_swap_doc},
+    {"reset", Counter_reset, METH_NOARGS, Counter_reset_doc},
+    {"_from_buffer", _PyCFunction_CAST(Counter_from_buffer), METH_FASTCALL | METH_CLASS,
+     Counter_from_buffer_doc},
+    {"_cell_bytes", (PyCFunction)(void (*)(void))Counter_cell_bytes, METH_NOARGS | METH_CLASS,
+     Counter_cell_bytes_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(Counter_doc,
+"AtomicCounter(value=0)\n--\n\n"
+"A signed 64-bit integer updated with lock-free atomic operations.\n\n"
+"Thread-safe (GIL and free-threaded builds) and linearizable: each method\n"
+"takes effect at one atomic instruction. Values, arguments and results must\n"
+"fit in int64: OverflowError otherwise, and a call that raises changes\n"
+"nothing (inc() at 2**63-1 raises, it never wraps). Arguments must be int\n"
+"(bool and __index__ types accepted); anything else raises TypeError.\n"
+"Cost: inc() is one C method call and one CAS on an uncontended word.");
+
+static PyType_Slot Counter_slots[] = {
+    {Py_tp_new, Counter_new},
+    {Py_tp_dealloc, Counter_dealloc},
+    {Py_tp_methods, Counter_methods},
+    {Py_tp_repr, Counter_repr},
+    {Py_nb_int, Counter_int},
+    {Py_nb_index, Counter_int},
+    {Py_tp_doc, (void *)Counter_doc},
+    {0, NULL},
+};
+
+static PyType_Spec Counter_spec = {
+    .name = "atomicmetrics._core.AtomicCounter",
+    .basicsize = sizeof(CounterObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Counter_slots,
+};
+
+int
+am_counter_register(PyObject *module, am_state *st)
+{
+    st->counter_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Counter_spec, NULL);
+    if (st->counter_type == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(module, st->counter_type);
+}

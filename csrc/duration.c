@@ -1,0 +1,8 @@
+/* duration.c -- placeholder registrar until the type lands. */
+#include "module.h"
+
+int
+am_duration_register(PyObject *Py_UNUSED(module), am_state *Py_UNUSED(st))
+{
+    return 0;
+}

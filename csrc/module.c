@@ -1,0 +1,112 @@
+/* module.c -- atomicmetrics._core: multi-phase init, module state, and the
+ * list of types. The module holds cells and their atomic operations only;
+ * names, labels and formatting belong to the Python layers above it. */
+#include "module.h"
+
+#include <assert.h>
+
+am_state *
+am_get_state(PyObject *module)
+{
+    void *state = PyModule_GetState(module);
+    assert(state != NULL);
+    return (am_state *)state;
+}
+
+typedef int (*am_registrar)(PyObject *, am_state *);
+
+/* One entry per C type; each lives in the file named after it. */
+static const am_registrar am_registrars[] = {
+    am_counter_register,
+    am_float_register,
+    am_duration_register,
+    am_minmax_register,
+    am_histogram_register,
+    am_rule_metric_register,
+    am_throughput_register,
+    am_ring_register,
+    am_striped_register,
+};
+
+static int
+am_exec(PyObject *module)
+{
+    am_state *st = am_get_state(module);
+    for (size_t i = 0; i < sizeof am_registrars / sizeof am_registrars[0]; i++) {
+        if (am_registrars[i](module, st) < 0) {
+            return -1;
+        }
+    }
+    if (PyModule_AddIntConstant(module, "FREE_THREADED_BUILD", AM_FREE_THREADED) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+#define AM_STATE_TYPES(X) \
+    X(counter_type) X(float_type) X(duration_type) X(minmax_type) \
+    X(histogram_type) X(rule_metric_type) X(throughput_type) X(ring_type) X(striped_type)
+
+static int
+am_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    am_state *st = PyModule_GetState(module);
+    if (st == NULL) {
+        return 0;
+    }
+#define AM_VISIT(f) Py_VISIT(st->f);
+    AM_STATE_TYPES(AM_VISIT)
+#undef AM_VISIT
+    return 0;
+}
+
+static int
+am_clear(PyObject *module)
+{
+    am_state *st = PyModule_GetState(module);
+    if (st == NULL) {
+        return 0;
+    }
+#define AM_CLEAR(f) Py_CLEAR(st->f);
+    AM_STATE_TYPES(AM_CLEAR)
+#undef AM_CLEAR
+    return 0;
+}
+
+static void
+am_free(void *module)
+{
+    (void)am_clear((PyObject *)module);
+}
+
+static PyModuleDef_Slot am_slots[] = {
+    {Py_mod_exec, am_exec},
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#ifdef Py_mod_gil
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL},
+};
+
+PyDoc_STRVAR(am_doc,
+"atomicmetrics._core -- lock-free metric cells on C11 atomics.\n\n"
+"Private: import the public names from ``atomicmetrics``.");
+
+static struct PyModuleDef am_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "atomicmetrics._core",
+    .m_doc = am_doc,
+    .m_size = sizeof(am_state),
+    .m_slots = am_slots,
+    .m_traverse = am_traverse,
+    .m_clear = am_clear,
+    .m_free = am_free,
+};
+
+PyMODINIT_FUNC
+PyInit__core(void)
+{
+    return PyModuleDef_Init(&am_module);
+}

@@ -1,0 +1,70 @@
+/* module.h -- module state, the registrar of each C type, and the helpers
+ * that every type file shares (argument conversion, arena storage). */
+#ifndef AM_MODULE_H
+#define AM_MODULE_H
+
+#include "compat.h"
+#include "atomics.h"
+
+/* Per-module state: the heap types, so that C code can test types without
+ * process-global caches (free-threading and subinterpreter safe). */
+typedef struct {
+    PyTypeObject *counter_type;
+    PyTypeObject *float_type;
+    PyTypeObject *duration_type;
+    PyTypeObject *minmax_type;
+    PyTypeObject *histogram_type;
+    PyTypeObject *rule_metric_type;
+    PyTypeObject *throughput_type;
+    PyTypeObject *ring_type;
+    PyTypeObject *striped_type;
+} am_state;
+
+am_state *am_get_state(PyObject *module);
+
+/* Each type file defines one registrar: create the heap type from its spec
+ * with PyType_FromModuleAndSpec, store it in the state, add it to the module.
+ * Returns 0, or -1 with an exception set. */
+int am_counter_register(PyObject *module, am_state *st);
+int am_float_register(PyObject *module, am_state *st);
+int am_duration_register(PyObject *module, am_state *st);
+int am_minmax_register(PyObject *module, am_state *st);
+int am_histogram_register(PyObject *module, am_state *st);
+int am_rule_metric_register(PyObject *module, am_state *st);
+int am_throughput_register(PyObject *module, am_state *st);
+int am_ring_register(PyObject *module, am_state *st);
+int am_striped_register(PyObject *module, am_state *st);
+
+/* ---- argument conversion (convert.c) ----------------------------------- */
+
+/* Convert an int-like argument (int, bool, or anything with __index__) to
+ * int64. TypeError for other types (float included), OverflowError outside
+ * the int64 range; `what` names the argument in the message.
+ * Returns 0, or -1 with an exception set. */
+int am_as_int64(PyObject *obj, const char *what, int64_t *out);
+
+/* Convert an int or float argument to a C double. TypeError for other types
+ * (strings, None, ...); ints too large for a double raise OverflowError.
+ * NaN and infinities are returned as they are: the caller decides.
+ * Returns 0, or -1 with an exception set. */
+int am_as_double(PyObject *obj, const char *what, double *out);
+
+/* Raise OverflowError for an operation whose int64 result would not fit.
+ * Always returns NULL. */
+PyObject *am_overflow(const char *op, int64_t cur, int64_t n);
+
+/* ---- storage that the object may not own (storage.c) -------------------- *
+ *
+ * A cell's words are reached through `am_word *cell`. Objects made by their
+ * constructor point `cell` at memory they own; `_from_buffer(view, offset,
+ * ...)` instead points it into a writable, C-contiguous memoryview (an
+ * mmap'd arena shared by processes) and keeps a strong reference to the
+ * view, which pins the export so the mapping cannot be closed under us. */
+
+/* Validate view/offset for `nbytes` of 8-byte-aligned words and return the
+ * word pointer. `view` must be a writable C-contiguous memoryview.
+ * Returns NULL with an exception set on error. Borrowed pointer: valid while
+ * the caller holds a reference to `view`. */
+am_word *am_words_in_view(PyObject *view, PyObject *offset, Py_ssize_t nbytes);
+
+#endif /* AM_MODULE_H */

@@ -1,0 +1,8 @@
+/* rule_metric.c -- placeholder registrar until the type lands. */
+#include "module.h"
+
+int
+am_rule_metric_register(PyObject *Py_UNUSED(module), am_state *Py_UNUSED(st))
+{
+    return 0;
+}

@@ -1,0 +1,50 @@
+"""Build the one C extension, ``atomicmetrics._core``.
+
+Knobs (environment variables read at build time):
+
+* ``ATOMICMETRICS_SANITIZE`` -- ``address`` (ASan + UBSan) or ``thread`` (TSan);
+  adds ``-fsanitize=...`` with frame pointers and no optimisation tricks.
+* ``ATOMICMETRICS_DEBUG=1`` -- ``-O0 -g`` and assertions on.
+"""
+
+import glob
+import os
+
+from setuptools import Extension, setup
+
+sanitize = os.environ.get("ATOMICMETRICS_SANITIZE", "").strip()
+debug = os.environ.get("ATOMICMETRICS_DEBUG", "") == "1"
+
+compile_args = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers"]
+link_args: list[str] = []
+undef_macros: list[str] = []
+
+if debug or sanitize:
+    compile_args += ["-O1" if sanitize else "-O0", "-g", "-fno-omit-frame-pointer"]
+    undef_macros.append("NDEBUG")
+else:
+    compile_args += ["-O2"]
+
+if sanitize == "address":
+    flags = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
+    compile_args += flags
+    link_args += flags
+elif sanitize == "thread":
+    compile_args += ["-fsanitize=thread"]
+    link_args += ["-fsanitize=thread"]
+elif sanitize:
+    raise SystemExit(f"ATOMICMETRICS_SANITIZE must be 'address' or 'thread', not {sanitize!r}")
+
+setup(
+    ext_modules=[
+        Extension(
+            "atomicmetrics._core",
+            sources=sorted(glob.glob("csrc/*.c")),
+            depends=sorted(glob.glob("csrc/*.h")),
+            include_dirs=["csrc"],
+            extra_compile_args=compile_args,
+            extra_link_args=link_args,
+            undef_macros=undef_macros,
+        )
+    ],
+)

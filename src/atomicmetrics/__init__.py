@@ -1,0 +1,15 @@
+"""atomicmetrics: lock-free, exact metrics for hot Python code paths.
+
+Recording a metric costs about one C method call, takes no lock, and stays
+exact under threads (GIL and free-threaded CPython) and forked workers. The
+public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
+(the mutex versions) and ``atomicmetrics.multiprocess`` are modules of their own.
+"""
+
+from atomicmetrics._core import AtomicCounter
+
+__all__ = [
+    "AtomicCounter",
+]
+
+__version__ = "0.1.0"

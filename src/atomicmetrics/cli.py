@@ -1,0 +1,37 @@
+"""The ``atomicmetrics`` command: ``bench`` and ``demo``.
+
+``main(argv) -> int`` is what the console script and the tests call; bad
+arguments exit 2 with argparse's message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="atomicmetrics",
+        description="Lock-free metrics for hot Python code paths.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from atomicmetrics import bench
+
+    bench.add_arguments(
+        sub.add_parser("bench", help="measure recording costs against the baselines")
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.command == "bench":
+        from atomicmetrics import bench
+
+        return bench.run(args)
+    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse exits
+    return 2  # pragma: no cover
