@@ -1,0 +1,55 @@
+"""What a registry hands to exposition: metric families and their samples.
+
+This is the seam between the recording side (metric types, families,
+registry, recorder, multi-process arena) and the reading side (text,
+OpenMetrics, JSON, HTTP, bridges). Anything that can produce families is a
+``Collector``; a ``Registry`` is one and holds others.
+
+Read-side objects: built at scrape time, may allocate freely; never touched by
+a recording call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+MetricType = Literal["counter", "gauge", "histogram", "unknown"]
+LabelPairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One exposed line: full sample name, label pairs, value.
+
+    ``name`` is the complete sample name (``x_total``, ``x_bucket``,
+    ``x_sum``); ``labels`` are in family label order, with ``le`` last on
+    buckets; ``value`` is an ``int`` where the source is exact (counts), else
+    a ``float`` (may be NaN or +-Inf).
+    """
+
+    name: str
+    labels: LabelPairs
+    value: int | float
+
+
+@dataclass(frozen=True, slots=True)
+class MetricFamily:
+    """A metric family as the exposition formats see it.
+
+    ``name`` is the family name without type suffix (a counter exposed as
+    ``x_total`` has name ``x``); ``samples`` already carry their suffixes.
+    """
+
+    name: str
+    type: MetricType
+    help: str
+    samples: tuple[Sample, ...]
+
+
+@runtime_checkable
+class Collector(Protocol):
+    """Anything that yields metric families at scrape time."""
+
+    def collect(self) -> Iterable[MetricFamily]: ...
