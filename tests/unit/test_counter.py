@@ -103,8 +103,10 @@ def test_index_types_accepted() -> None:
 
 
 def test_size_is_small() -> None:
-    # Target of the foundation issue: one counter object <= 40 bytes.
-    assert sys.getsizeof(AtomicCounter()) <= 40
+    # Target of the foundation issue: one counter object <= 40 bytes on a GIL
+    # build, i.e. at most 24 bytes past the object header (which is 16 bytes
+    # larger on free-threaded builds: ob_tid, ob_ref_local, ob_ref_shared).
+    assert sys.getsizeof(AtomicCounter()) <= object().__sizeof__() + 24
 
 
 def test_arena_storage_is_shared_between_views() -> None:
