@@ -54,7 +54,7 @@ enum { MM_STARTED, MM_DONE, MM_LO, MM_HI, MM_WORDS };
 typedef struct {
     PyObject_HEAD
     am_uword *cell;           /* immutable after construction: own, or arena words */
-    PyObject *owner;          /* NULL when cell == own; else strong ref to the memoryview */
+    PyObject *owner;          /* NULL when cell == own; else a private view pinning the words */
     am_uword own[MM_WORDS];   /* the words themselves for objects that own their storage */
 } MinMaxObject;
 
@@ -157,12 +157,17 @@ MinMax_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
     if (words == NULL) {
         return NULL;
     }
+    PyObject *owner = am_pin_view(args[0]);  /* new reference */
+    if (owner == NULL) {
+        return NULL;
+    }
     MinMaxObject *self = (MinMaxObject *)type->tp_alloc(type, 0);
     if (self == NULL) {
+        Py_DECREF(owner);
         return NULL;
     }
     self->cell = (am_uword *)words;
-    self->owner = Py_NewRef(args[0]);
+    self->owner = owner;
     return (PyObject *)self;
 }
 

@@ -6,13 +6,20 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 (the mutex versions) and ``atomicmetrics.multiprocess`` are modules of their own.
 """
 
-from atomicmetrics._core import AtomicCounter, AtomicDuration, AtomicFloat, AtomicMinMax
+from atomicmetrics._core import (
+    AtomicCounter,
+    AtomicDuration,
+    AtomicFloat,
+    AtomicMinMax,
+    StripedCounter,
+)
 
 __all__ = [
     "AtomicCounter",
     "AtomicDuration",
     "AtomicFloat",
     "AtomicMinMax",
+    "StripedCounter",
 ]
 
 __version__ = "0.1.0"
