@@ -8,15 +8,15 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 
 from __future__ import annotations
 
-from atomicmetrics._core import AtomicCounter
+from atomicmetrics._core import AtomicCounter, StripedCounter
 from atomicmetrics.exposition import generate_text
 from atomicmetrics.openmetrics import generate_openmetrics
 
 __all__ = [
     "AtomicCounter",
+    "StripedCounter",
     "generate_openmetrics",
     "generate_text",
 ]
 
 __version__ = "0.1.0"
-
