@@ -6,6 +6,8 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 (the mutex versions) and ``atomicmetrics.multiprocess`` are modules of their own.
 """
 
+from __future__ import annotations
+
 from atomicmetrics._core import (
     AtomicCounter,
     AtomicDuration,
@@ -13,6 +15,8 @@ from atomicmetrics._core import (
     AtomicMinMax,
     StripedCounter,
 )
+from atomicmetrics.exposition import generate_text
+from atomicmetrics.openmetrics import generate_openmetrics
 
 __all__ = [
     "AtomicCounter",
@@ -20,6 +24,8 @@ __all__ = [
     "AtomicFloat",
     "AtomicMinMax",
     "StripedCounter",
+    "generate_openmetrics",
+    "generate_text",
 ]
 
 __version__ = "0.1.0"
