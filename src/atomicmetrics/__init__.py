@@ -17,6 +17,7 @@ from atomicmetrics._core import (
 )
 from atomicmetrics.exposition import generate_text
 from atomicmetrics.openmetrics import generate_openmetrics
+from atomicmetrics.throughput import ThroughputMetric, ThroughputSnapshot
 
 __all__ = [
     "AtomicCounter",
@@ -24,6 +25,8 @@ __all__ = [
     "AtomicFloat",
     "AtomicMinMax",
     "StripedCounter",
+    "ThroughputMetric",
+    "ThroughputSnapshot",
     "generate_openmetrics",
     "generate_text",
 ]
