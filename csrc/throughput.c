@@ -11,7 +11,9 @@
  *     bits 63..40  tag   = lap mod 2**24
  *     bits 39..0   count = events in that slot, saturating at 2**40 - 1
  * A zero word (tag 0, count 0) is neutral everywhere: zero-filled memory is
- * an empty ring.
+ * an empty ring. A live slot is never zero (a rotation writes count >= 1),
+ * so record() always opens a zero word through the rotation path: every
+ * slot's content was written by a rotation that had raised LAST first.
  *
  * Cell layout (words; all zero = a fresh metric apart from T0, see below):
  *   [0] RS       resets started  (fetch_add acq_rel)
@@ -29,10 +31,11 @@
  *   [9..9+n)     the ring
  *
  * record(e, latency): EVENTS += e (checked; the only step that can fail, and
- *   it comes first); then the slot for k: load it; if its tag is our lap (and
- *   the ring is not all stale) or a later lap (our clock reading is older
- *   than a rotation that already happened: count it there), CAS in count+e;
- *   else the slot is stale: fold its count into PEAK, raise LAST to k, and
+ *   it comes first); then the slot for k: load it; if it is non-zero and its
+ *   tag is our lap (and the ring is not all stale) or a later lap (our clock
+ *   reading is older than a rotation that already happened: count it there),
+ *   CAS in count+e; else the slot is stale or empty: fold its count into
+ *   PEAK, raise LAST to k, and
  *   CAS in (our tag, e); the winner of that CAS then sweeps one slot at the
  *   SWEEP cursor (folds and zeroes it if stale), so that every slot is
  *   visited at least once per n rotations. Then SAMPLES += 1, then
@@ -290,7 +293,7 @@ tp_add_to_slot(am_word *cell, const tp_config *cfg, int64_t now, uint64_t e)
     for (;;) {
         uint64_t wtag = w >> TP_CNT_BITS;
         uint64_t d = (tag - wtag) & TP_TAG_MASK;
-        if ((d == 0 && !tp_all_stale(cell, k, n)) || d >= TP_TAG_HALF) {
+        if (w != 0 && ((d == 0 && !tp_all_stale(cell, k, n)) || d >= TP_TAG_HALF)) {
             /* our slot, or a later one that a faster clock reading opened */
             uint64_t next = (wtag << TP_CNT_BITS) | tp_sat_add(tp_count(w), e);
             if (am_ucas_acq_rel(slot, &w, next)) {
