@@ -8,15 +8,35 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from atomicmetrics._core import AtomicCounter, StripedCounter
 from atomicmetrics.exposition import generate_text
+from atomicmetrics.http_server import MetricsServer, start_http_server
 from atomicmetrics.openmetrics import generate_openmetrics
+from atomicmetrics.wsgi import make_wsgi_app
+
+if TYPE_CHECKING:
+    from atomicmetrics.asgi import make_asgi_app
 
 __all__ = [
     "AtomicCounter",
+    "MetricsServer",
     "StripedCounter",
     "generate_openmetrics",
     "generate_text",
+    "make_asgi_app",
+    "make_wsgi_app",
+    "start_http_server",
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # ASGI support loads on first use only (PEP 562): the core never imports it.
+    if name == "make_asgi_app":
+        from atomicmetrics.asgi import make_asgi_app
+
+        return make_asgi_app
+    raise AttributeError(f"module 'atomicmetrics' has no attribute {name!r}")
