@@ -8,12 +8,21 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 
 from __future__ import annotations
 
-from atomicmetrics._core import AtomicCounter, StripedCounter
+from atomicmetrics._core import (
+    AtomicCounter,
+    AtomicDuration,
+    AtomicFloat,
+    AtomicMinMax,
+    StripedCounter,
+)
 from atomicmetrics.exposition import generate_text
 from atomicmetrics.openmetrics import generate_openmetrics
 
 __all__ = [
     "AtomicCounter",
+    "AtomicDuration",
+    "AtomicFloat",
+    "AtomicMinMax",
     "StripedCounter",
     "generate_openmetrics",
     "generate_text",
