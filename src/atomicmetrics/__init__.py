@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from atomicmetrics._core import AtomicCounter, StripedCounter
+from atomicmetrics._core import (
+    AtomicCounter,
+    AtomicDuration,
+    AtomicFloat,
+    AtomicMinMax,
+    StripedCounter,
+)
 from atomicmetrics.exposition import generate_text
 from atomicmetrics.http_server import MetricsServer, start_http_server
 from atomicmetrics.openmetrics import generate_openmetrics
@@ -21,6 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AtomicCounter",
+    "AtomicDuration",
+    "AtomicFloat",
+    "AtomicMinMax",
     "MetricsServer",
     "StripedCounter",
     "generate_openmetrics",
