@@ -27,7 +27,7 @@
 typedef struct {
     PyObject_VAR_HEAD   /* ob_size: words of `own` (0 for arena cells) */
     am_word *cell;      /* immutable after construction: own, or arena words */
-    PyObject *owner;    /* NULL when cell == own; else strong ref to the memoryview */
+    PyObject *owner;    /* NULL when cell == own; else a private view pinning the words */
     PyObject *bounds;   /* immutable tuple of floats, possibly shared */
     am_word own[];      /* the cell for objects that own their storage */
 } HistogramObject;
@@ -140,9 +140,11 @@ hist_alloc(PyTypeObject *type, PyObject *bounds_arg, PyObject *view, PyObject *o
     }
     Py_ssize_t words = hist_cell_words(hist_nbuckets(bounds));
     am_word *arena = NULL;
+    PyObject *owner = NULL;
     if (view != NULL) {
         arena = am_words_in_view(view, offset, words * (Py_ssize_t)sizeof(am_word));
-        if (arena == NULL) {
+        owner = arena ? am_pin_view(view) : NULL;  /* new reference */
+        if (owner == NULL) {
             Py_DECREF(bounds);
             return NULL;
         }
@@ -150,10 +152,11 @@ hist_alloc(PyTypeObject *type, PyObject *bounds_arg, PyObject *view, PyObject *o
     HistogramObject *self = (HistogramObject *)am_hc_alloc(type, arena ? 0 : words);
     if (self == NULL) {
         Py_DECREF(bounds);
+        Py_XDECREF(owner);
         return NULL;
     }
     self->bounds = bounds;
-    self->owner = view ? Py_NewRef(view) : NULL;
+    self->owner = owner;
     self->cell = arena ? arena : self->own;  /* own[] is zero-filled: empty */
     return (PyObject *)self;
 }

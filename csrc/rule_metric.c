@@ -42,7 +42,7 @@
 typedef struct {
     PyObject_VAR_HEAD   /* ob_size: words of `own` (0 for arena cells) */
     am_word *cell;      /* immutable after construction: own, or arena words */
-    PyObject *owner;    /* NULL when cell == own; else strong ref to the memoryview */
+    PyObject *owner;    /* NULL when cell == own; else a private view pinning the words */
     PyObject *bounds;   /* immutable tuple of floats, possibly shared */
     am_word own[];      /* the cell for objects that own their storage */
 } RuleObject;
@@ -197,9 +197,11 @@ rule_alloc(PyTypeObject *type, PyObject *bounds_arg, PyObject *view, PyObject *o
     }
     Py_ssize_t words = rule_cell_words(rule_nbuckets(bounds));
     am_word *arena = NULL;
+    PyObject *owner = NULL;
     if (view != NULL) {
         arena = am_words_in_view(view, offset, words * (Py_ssize_t)sizeof(am_word));
-        if (arena == NULL) {
+        owner = arena ? am_pin_view(view) : NULL;  /* new reference */
+        if (owner == NULL) {
             Py_DECREF(bounds);
             return NULL;
         }
@@ -207,10 +209,11 @@ rule_alloc(PyTypeObject *type, PyObject *bounds_arg, PyObject *view, PyObject *o
     RuleObject *self = (RuleObject *)am_hc_alloc(type, arena ? 0 : words);
     if (self == NULL) {
         Py_DECREF(bounds);
+        Py_XDECREF(owner);
         return NULL;
     }
     self->bounds = bounds;
-    self->owner = view ? Py_NewRef(view) : NULL;
+    self->owner = owner;
     self->cell = arena ? arena : self->own;  /* own[] is zero-filled: empty */
     return (PyObject *)self;
 }
