@@ -14,23 +14,29 @@ from atomicmetrics._core import (
     AtomicCounter,
     AtomicDuration,
     AtomicFloat,
+    AtomicHistogram,
     AtomicMinMax,
+    RuleExecutionMetric,
     StripedCounter,
 )
 from atomicmetrics.exposition import generate_text
 from atomicmetrics.http_server import MetricsServer, start_http_server
 from atomicmetrics.openmetrics import generate_openmetrics
+from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
+from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot
 from atomicmetrics.wsgi import make_wsgi_app
 
-if TYPE_CHECKING:
-    from atomicmetrics.asgi import make_asgi_app
-
 __all__ = [
+    "DEFAULT_DURATION_BUCKETS_NS",
     "AtomicCounter",
     "AtomicDuration",
     "AtomicFloat",
+    "AtomicHistogram",
     "AtomicMinMax",
+    "HistogramSnapshot",
     "MetricsServer",
+    "RuleExecutionMetric",
+    "RuleExecutionSnapshot",
     "StripedCounter",
     "generate_openmetrics",
     "generate_text",
@@ -40,6 +46,9 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from atomicmetrics.asgi import make_asgi_app
 
 
 def __getattr__(name: str) -> object:
