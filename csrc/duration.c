@@ -361,12 +361,7 @@ static PyType_Spec Duration_spec = {
 int
 am_duration_register(PyObject *module, am_state *st)
 {
-    PyObject *datetime = PyImport_ImportModule("datetime");  /* new reference */
-    if (datetime == NULL) {
-        return -1;
-    }
-    PyObject *td = PyObject_GetAttrString(datetime, "timedelta");  /* new reference */
-    Py_DECREF(datetime);
+    PyObject *td = am_import_attr("datetime", "timedelta");  /* new reference */
     if (td == NULL) {
         return -1;
     }

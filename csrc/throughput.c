@@ -185,13 +185,7 @@ tp_choose_clock(PyObject *clock, int *err)
         return NULL;
     }
 #if TP_NATIVE_CLOCK
-    PyObject *time = PyImport_ImportModule("time");  /* new reference */
-    if (time == NULL) {
-        *err = 1;
-        return NULL;
-    }
-    PyObject *mono = PyObject_GetAttrString(time, "monotonic_ns");  /* new reference */
-    Py_DECREF(time);
+    PyObject *mono = am_import_attr("time", "monotonic_ns");  /* new reference */
     if (mono == NULL) {
         *err = 1;
         return NULL;

@@ -2,34 +2,18 @@
 
 The hot path (``record``) and every getter are C methods of
 ``atomicmetrics._core.ThroughputCell``; this module adds the public
-constructor signature (defaults, the clock) and the ``snapshot()`` dataclass.
+constructor signature (defaults, the clock) and ``snapshot()``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from atomicmetrics._core import ThroughputCell
+from atomicmetrics.snapshots import ThroughputSnapshot
 
 __all__ = ["ThroughputMetric", "ThroughputSnapshot"]
-
-
-@dataclass(frozen=True, slots=True)
-class ThroughputSnapshot:
-    """One consistent reading of a ``ThroughputMetric``; fields are its getters.
-
-    Consistent: ``sla_violations <= sample_count``, and the events behind
-    ``throughput`` and ``peak_throughput`` never exceed ``events_processed``.
-    """
-
-    events_processed: int
-    sample_count: int
-    sla_violations: int
-    sla_violation_rate: float
-    throughput: float
-    peak_throughput: float
 
 
 class ThroughputMetric(ThroughputCell):
