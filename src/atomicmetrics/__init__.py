@@ -7,9 +7,20 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 """
 
 from atomicmetrics._core import AtomicCounter
+from atomicmetrics.counter import Counter
+from atomicmetrics.family import CardinalityError
+from atomicmetrics.gauge import Gauge
+from atomicmetrics.histogram import Histogram
+from atomicmetrics.registry import REGISTRY, Registry
 
 __all__ = [
+    "REGISTRY",
     "AtomicCounter",
+    "CardinalityError",
+    "Counter",
+    "Gauge",
+    "Histogram",
+    "Registry",
 ]
 
 __version__ = "0.1.0"
