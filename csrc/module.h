@@ -18,6 +18,7 @@ typedef struct {
     PyTypeObject *throughput_type;
     PyTypeObject *ring_type;
     PyTypeObject *striped_type;
+    PyTypeObject *timedelta_type;  /* datetime.timedelta, set by am_duration_register */
 } am_state;
 
 am_state *am_get_state(PyObject *module);
@@ -66,5 +67,15 @@ PyObject *am_overflow(const char *op, int64_t cur, int64_t n);
  * Returns NULL with an exception set on error. Borrowed pointer: valid while
  * the caller holds a reference to `view`. */
 am_word *am_words_in_view(PyObject *view, PyObject *offset, Py_ssize_t nbytes);
+
+/* The owner to keep for words found by am_words_in_view: a new, private
+ * memoryview on the same export (new reference; NULL with ValueError if
+ * `view` was released). Keeping `view` itself is not enough: its holder can
+ * call view.release() and then close the mmap under the cell (a crash, with
+ * or without a GIL). A private view keeps the export alive until the cell
+ * object dies, so mmap.close() raises BufferError instead. Call it AFTER
+ * am_words_in_view: a release in between makes it fail, so success proves
+ * the words stayed mapped. */
+PyObject *am_pin_view(PyObject *view);
 
 #endif /* AM_MODULE_H */

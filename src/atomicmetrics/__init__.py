@@ -6,21 +6,37 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 (the mutex versions) and ``atomicmetrics.multiprocess`` are modules of their own.
 """
 
-from atomicmetrics._core import AtomicCounter
+from __future__ import annotations
+
+from atomicmetrics._core import (
+    AtomicCounter,
+    AtomicDuration,
+    AtomicFloat,
+    AtomicMinMax,
+    StripedCounter,
+)
 from atomicmetrics.counter import Counter
+from atomicmetrics.exposition import generate_text
 from atomicmetrics.family import CardinalityError
 from atomicmetrics.gauge import Gauge
 from atomicmetrics.histogram import Histogram
+from atomicmetrics.openmetrics import generate_openmetrics
 from atomicmetrics.registry import REGISTRY, Registry
 
 __all__ = [
     "REGISTRY",
     "AtomicCounter",
+    "AtomicDuration",
+    "AtomicFloat",
+    "AtomicMinMax",
     "CardinalityError",
     "Counter",
     "Gauge",
     "Histogram",
     "Registry",
+    "StripedCounter",
+    "generate_openmetrics",
+    "generate_text",
 ]
 
 __version__ = "0.1.0"
