@@ -26,6 +26,7 @@ static const am_registrar am_registrars[] = {
     am_throughput_register,
     am_ring_register,
     am_striped_register,
+    am_fastcall_register,
 };
 
 static int
@@ -46,7 +47,7 @@ am_exec(PyObject *module)
 #define AM_STATE_TYPES(X) \
     X(counter_type) X(float_type) X(duration_type) X(minmax_type) \
     X(histogram_type) X(rule_metric_type) X(throughput_type) X(ring_type) X(striped_type) \
-    X(timedelta_type)
+    X(timedelta_type) X(fast_lookup_type) X(default_call_type)
 
 static int
 am_traverse(PyObject *module, visitproc visit, void *arg)

@@ -19,6 +19,8 @@ typedef struct {
     PyTypeObject *ring_type;
     PyTypeObject *striped_type;
     PyTypeObject *timedelta_type;  /* datetime.timedelta, set by am_duration_register */
+    PyTypeObject *fast_lookup_type;   /* fastcall.c: _FastLookup */
+    PyTypeObject *default_call_type;  /* fastcall.c: _DefaultCall */
 } am_state;
 
 am_state *am_get_state(PyObject *module);
@@ -35,6 +37,7 @@ int am_rule_metric_register(PyObject *module, am_state *st);
 int am_throughput_register(PyObject *module, am_state *st);
 int am_ring_register(PyObject *module, am_state *st);
 int am_striped_register(PyObject *module, am_state *st);
+int am_fastcall_register(PyObject *module, am_state *st);
 
 /* ---- argument conversion (convert.c) ----------------------------------- */
 

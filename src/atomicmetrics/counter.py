@@ -10,46 +10,51 @@ the sample ``x_total``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
-from atomicmetrics._core import AtomicCounter, AtomicFloat
+from atomicmetrics._core import AtomicCounter, AtomicFloat, _DefaultCall
 from atomicmetrics._int64 import as_int64
 from atomicmetrics.family import Family
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
 
 __all__ = ["Counter", "CounterFamily"]
 
-_ONE = 1.0  # inc()'s default; identity-tested so the common call skips all checks
 _INT64_LIMIT = 2.0**63  # integral floats below it take the exact int64 path
+
+
+class _Inc(Protocol):
+    def __call__(self, amount: float = ..., /) -> None: ...
 
 
 class Counter:
     """A monotonically increasing counter: an exact int64 part plus a float part.
 
-    Thread-safe and lock-free (each ``inc`` is one atomic add on one cell).
-    ``inc()`` with no argument costs one Python call and one C call.
-    ``value()`` reads the two cells one after the other: it is exact for a
-    quiescent counter, and never less than what was complete before the call.
+    ``inc(amount=1)`` adds ``amount``, which must be ``>= 0``: ``int``
+    amounts and integral ``float`` amounts below 2**63 are added exactly to
+    the int64 part, other floats (``+inf`` included) to the float part.
+    Raises ``ValueError`` for a negative amount or NaN, ``TypeError`` for a
+    non-number, ``OverflowError`` when the int64 part would pass 2**63-1; a
+    call that raises changes nothing. ``value()`` is the total.
+
+    Thread-safe and lock-free: each ``inc`` is one atomic add on one cell.
+    ``inc()`` without an argument is ``_core._DefaultCall`` straight into
+    ``AtomicCounter.inc``: two C calls, no Python frame. ``value()`` reads the
+    two cells one after the other: exact for a quiescent counter, and never
+    less than what was complete before the call.
     """
 
-    __slots__ = ("_float", "_int")
+    __slots__ = ("_float", "_int", "inc")
+
+    inc: _Inc
 
     def __init__(self, int_cell: AtomicCounter, float_cell: AtomicFloat) -> None:
         self._int = int_cell  # integral increments (exact)
         self._float = float_cell  # fractional increments
+        self.inc = _DefaultCall(int_cell.inc, self._add)
 
-    def inc(self, amount: float = _ONE) -> None:
-        """Add ``amount`` (default 1), which must be ``>= 0``.
-
-        ``int`` amounts and integral ``float`` amounts below 2**63 are added
-        exactly to the int64 part; other floats (``+inf`` included) to the
-        float part. Raises ``ValueError`` for a negative amount or NaN,
-        ``TypeError`` for a non-number, ``OverflowError`` when the int64 part
-        would pass 2**63-1; a call that raises changes nothing.
-        """
-        if amount is _ONE:
-            self._int.inc()
-        elif isinstance(amount, float):
+    def _add(self, amount: float = 1.0) -> None:
+        """``inc(amount)`` with an argument (see the class docstring)."""
+        if isinstance(amount, float):
             if not amount >= 0.0:
                 raise ValueError(f"counters only go up: amount must be >= 0, not {amount!r}")
             if amount < _INT64_LIMIT and amount.is_integer():
@@ -80,7 +85,7 @@ class CounterFamily(Family[Counter]):
 
     _proxied: ClassVar[tuple[str, ...]] = ("inc", "value")
 
-    def inc(self, amount: float = _ONE) -> None:
+    def inc(self, amount: float = 1.0) -> None:
         """``Counter.inc`` of the only child; ``ValueError`` on a labelled family."""
         self._only_child().inc(amount)
 

@@ -5,17 +5,16 @@ A family hands out *children* (the objects that record) with ``labels()``:
 * ``labels(*values)`` or ``labels(**kv)`` returns the child for those values,
   each converted with ``str``; a wrong number of values, or names that are
   not exactly the label names, raise ``ValueError``.
-* A child is created once. The lookup of an existing child is one dict read
-  with the tuple of the values as given, and takes no lock (a ``dict`` read is
-  atomic under the GIL and on free-threaded CPython). Creation takes the
-  family's lock and checks the dict again under it, so concurrent first calls
-  for one label set agree on a single child; a child is fully built before it
-  is published in the dict.
-* Because the lock-free lookup compares the values as given, a value that is
-  equal to an existing label value and hashes like it (a ``str`` subclass such
-  as a ``str``-mixin enum member) selects that child even if its ``str()``
-  differs. Values that are not equal to any ``str`` take the creation path,
-  which converts them with ``str``.
+* A child is created once. Looking up an existing child takes no lock: when
+  every value is an exact ``str``, ``labels`` is a C callable
+  (``_core._FastLookup``) that reads the children dict with the tuple of the
+  values, no Python frame at all; other values (ints, ``str`` subclasses,
+  keywords) go through ``Family.labels`` in Python, which converts them with
+  ``str`` and reads the same dict. A ``dict`` read is atomic under the GIL and
+  on free-threaded CPython. Creation takes the family's lock and checks the
+  dict again under it, so concurrent first calls for one label set agree on a
+  single child; a child is fully built before it is published in the dict, and
+  the dict object is never replaced (``clear`` empties it).
 * ``max_series`` bounds the number of children. Past it, ``labels()`` for a
   new label set raises ``CardinalityError`` (a ``ValueError`` subclass, so
   code that catches label errors catches it too) or, with
@@ -41,8 +40,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from typing import ClassVar, Generic, Literal, TypeVar
+from types import MethodType
+from typing import ClassVar, Generic, Literal, TypeVar, cast
 
+from atomicmetrics._core import _FastLookup
 from atomicmetrics.samples import LabelPairs, MetricFamily
 from atomicmetrics.storage import CellKey, CellStorage
 
@@ -68,8 +69,9 @@ class Family(Generic[ChildT]):
     exposes as its own) and implement ``_new_child`` and ``_collect``.
     Thread-safe; ``labels()`` on an existing child takes no lock.
 
-    Instances have a ``__dict__`` on purpose: an unlabelled family stores its
-    child's bound methods there, which shadow the class's delegating methods.
+    Instances have a ``__dict__`` on purpose: ``labels`` is replaced there by
+    the C fast path, and an unlabelled family stores its child's bound
+    methods there, which shadow the class's delegating methods.
     """
 
     _proxied: ClassVar[tuple[str, ...]] = ()
@@ -95,12 +97,17 @@ class Family(Generic[ChildT]):
         self._max_series = max_series  # immutable
         self._on_overflow = on_overflow  # immutable
         # Read without a lock (one dict read on the fast path); written only
-        # under _lock, always with a fully built child.
-        self._children: dict[tuple[str, ...], ChildT] = {}
+        # under _lock, always with a fully built child; never replaced. Keyed
+        # by _dict_key(values): the value itself in a one-label family (what
+        # _FastLookup looks up without building a tuple), else the tuple.
+        self._single = len(labelnames) == 1  # immutable
+        self._children: dict[str | tuple[str, ...], ChildT] = {}
         # The collapse child, also stored in _children; set and cleared under _lock.
         self._overflow: ChildT | None = None
         self._lock = threading.Lock()  # guards creation and removal of children
         self._only: ChildT | None = None  # the child of an unlabelled family
+        # labels() with only exact-str values: one C call, one dict read.
+        self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
         if not labelnames:
             child = self._new_child(())
             self._only = child
@@ -114,14 +121,11 @@ class Family(Generic[ChildT]):
         """Return the child for these label values (see the module docstring).
 
         Raises ``ValueError`` for a wrong number or wrong names of labels,
-        ``CardinalityError`` past ``max_series``. Cost of an existing child:
-        one Python call and one dict read, no lock.
+        ``CardinalityError`` past ``max_series``. Cost of an existing child
+        when every value is a ``str``: one C call (``_FastLookup``: one dict
+        read), no lock; other values take this Python method,
+        which converts them with ``str`` and reads the dict, still lock-free.
         """
-        if not kv:
-            try:
-                return self._children[values]
-            except (KeyError, TypeError):  # new, or not str / unhashable: convert
-                pass
         return self._child_for(self._key(values, kv, "labels"))
 
     def remove(self, *values: object, **kv: object) -> None:
@@ -132,7 +136,7 @@ class Family(Generic[ChildT]):
         """
         if not self.labelnames:
             raise ValueError(f"{self.name}: remove() on a family without labels")
-        key = self._key(values, kv, "remove")
+        key = self._dict_key(self._key(values, kv, "remove"))
         with self._lock:
             child = self._children.pop(key, None)
             if child is not None and child is self._overflow:
@@ -143,7 +147,7 @@ class Family(Generic[ChildT]):
         if not self.labelnames:
             return
         with self._lock:
-            self._children = {}
+            self._children.clear()  # the same dict: _FastLookup holds it
             self._overflow = None
 
     def _key(
@@ -167,7 +171,11 @@ class Family(Generic[ChildT]):
             )
         return tuple([str(v) for v in values])
 
-    def _child_for(self, key: tuple[str, ...]) -> ChildT:
+    def _dict_key(self, values: tuple[str, ...]) -> str | tuple[str, ...]:
+        return values[0] if self._single else values
+
+    def _child_for(self, values: tuple[str, ...]) -> ChildT:
+        key = self._dict_key(values)
         child = self._children.get(key)
         if child is not None:
             return child
@@ -180,7 +188,7 @@ class Family(Generic[ChildT]):
                 return child
             if self._full():
                 return self._overflow_child()
-            child = self._new_child(key)
+            child = self._new_child(values)
             self._children[key] = child
             return child
 
@@ -198,9 +206,9 @@ class Family(Generic[ChildT]):
             )
         child = self._overflow
         if child is None:
-            key = (OVERFLOW_LABEL_VALUE,) * len(self.labelnames)
-            child = self._new_child(key)
-            self._children[key] = child
+            values = (OVERFLOW_LABEL_VALUE,) * len(self.labelnames)
+            child = self._new_child(values)
+            self._children[self._dict_key(values)] = child
             self._overflow = child
         return child
 
@@ -224,10 +232,16 @@ class Family(Generic[ChildT]):
         CPython) and never takes the family lock.
         """
         names = self.labelnames
-        items = [
-            (tuple(zip(names, values, strict=True)), child)
-            for values, child in self._children.copy().items()
-        ]
+        children = self._children.copy()
+        items: list[tuple[LabelPairs, ChildT]]
+        if self._single:
+            name = names[0]
+            items = [(((name, cast(str, key)),), child) for key, child in children.items()]
+        else:
+            items = [
+                (tuple(zip(names, cast("tuple[str, ...]", key), strict=True)), child)
+                for key, child in children.items()
+            ]
         return self._collect(items)
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> ChildT:

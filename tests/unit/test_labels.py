@@ -46,16 +46,28 @@ def test_label_values_are_converted_with_str(reg: Registry) -> None:
     }
 
 
-def test_str_enum_value_selects_an_equal_existing_child(reg: Registry) -> None:
-    class Method(str, Enum):
-        GET = "get"
+class Method(str, Enum):
+    GET = "get"
 
-    fam = reg.counter("req", "requests", ["method"])
-    created = fam.labels(Method.GET)  # creation converts with str()
-    assert fam.labels(str(Method.GET)) is created
-    assert fam.labels("get") is not created
-    # The documented trade-off of the lock-free lookup: equal and same hash.
-    assert fam.labels(Method.GET) is fam.labels("get")
+
+class Shouty(str):
+    def __str__(self) -> str:
+        return self.upper()
+
+
+@pytest.mark.parametrize("labelnames", [["method"], ["method", "other"]])
+def test_str_subclasses_are_converted_with_str_even_when_equal(
+    reg: Registry, labelnames: list[str]
+) -> None:
+    """The C fast path only takes exact str: equal-but-different values convert."""
+    fam = reg.counter("req", "requests", labelnames)
+    rest = ("x",) * (len(labelnames) - 1)
+    plain = fam.labels("get", *rest)
+    assert Method.GET == "get"
+    assert fam.labels(Method.GET, *rest) is fam.labels(str(Method.GET), *rest)
+    assert fam.labels(Method.GET, *rest) is not plain
+    assert fam.labels(Shouty("get"), *rest) is fam.labels("GET", *rest)
+    assert fam.labels("get", *rest) is plain
 
 
 @pytest.mark.parametrize(

@@ -185,7 +185,7 @@ def test_histogram_observe_and_snapshot(reg: Registry) -> None:
     assert s.buckets == [2, 2, 2]
     assert s.count == 6
     assert s.sum == math.inf
-    with pytest.raises(ValueError, match="(?i)nan"):
+    with pytest.raises(ValueError, match=r"(?i)nan"):
         h.observe(math.nan)
     with pytest.raises(TypeError):
         h.observe("1")  # type: ignore[arg-type]
