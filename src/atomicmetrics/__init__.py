@@ -8,11 +8,15 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from atomicmetrics._core import (
     AtomicCounter,
     AtomicDuration,
     AtomicFloat,
+    AtomicHistogram,
     AtomicMinMax,
+    RuleExecutionMetric,
     StripedCounter,
 )
 from atomicmetrics.counter import Counter
@@ -20,23 +24,48 @@ from atomicmetrics.exposition import generate_text
 from atomicmetrics.family import CardinalityError
 from atomicmetrics.gauge import Gauge
 from atomicmetrics.histogram import Histogram
+from atomicmetrics.http_server import MetricsServer, start_http_server
 from atomicmetrics.openmetrics import generate_openmetrics
 from atomicmetrics.registry import REGISTRY, Registry
+from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
+from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot
+from atomicmetrics.wsgi import make_wsgi_app
 
 __all__ = [
+    "DEFAULT_DURATION_BUCKETS_NS",
     "REGISTRY",
     "AtomicCounter",
     "AtomicDuration",
     "AtomicFloat",
+    "AtomicHistogram",
     "AtomicMinMax",
     "CardinalityError",
     "Counter",
     "Gauge",
     "Histogram",
+    "HistogramSnapshot",
+    "MetricsServer",
     "Registry",
+    "RuleExecutionMetric",
+    "RuleExecutionSnapshot",
     "StripedCounter",
     "generate_openmetrics",
     "generate_text",
+    "make_asgi_app",
+    "make_wsgi_app",
+    "start_http_server",
 ]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from atomicmetrics.asgi import make_asgi_app
+
+
+def __getattr__(name: str) -> object:
+    # ASGI support loads on first use only (PEP 562): the core never imports it.
+    if name == "make_asgi_app":
+        from atomicmetrics.asgi import make_asgi_app
+
+        return make_asgi_app
+    raise AttributeError(f"module 'atomicmetrics' has no attribute {name!r}")
