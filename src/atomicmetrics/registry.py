@@ -25,10 +25,9 @@ multi-process registry assigns its own storage in ``__init__``.
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from atomicmetrics._core import AtomicHistogram, ThroughputMetric
 from atomicmetrics._int64 import as_int64
@@ -59,6 +58,9 @@ from atomicmetrics.storage import (
     InProcessStorage,
     MultiprocessMode,
 )
+
+if TYPE_CHECKING:
+    from atomicmetrics.prometheus_bridge import PrometheusCollector
 
 __all__ = ["REGISTRY", "Registry"]
 
@@ -301,12 +303,18 @@ class Registry:
         """
         return snapshot_families(self.collect())
 
-    def as_prometheus_collector(self) -> object:
-        """A prometheus_client collector exposing this registry (``pip install
-        atomicmetrics[prometheus]``); importing the bridge imports prometheus_client."""
-        bridge = importlib.import_module("atomicmetrics.prometheus_bridge")
-        collector: object = bridge.PrometheusCollector(self)
-        return collector
+    def as_prometheus_collector(self) -> PrometheusCollector:
+        """A prometheus_client collector reading this registry at each scrape.
+
+        Register it with ``prometheus_client.REGISTRY.register(...)`` to serve
+        atomicmetrics families from an existing prometheus_client endpoint.
+        Imports ``atomicmetrics.prometheus_bridge`` (and so prometheus_client,
+        ``pip install atomicmetrics[prometheus]``) on first call only;
+        ``ImportError`` without it.
+        """
+        from atomicmetrics.prometheus_bridge import PrometheusCollector
+
+        return PrometheusCollector(self)
 
 
 def _limits(max_series: int | None, on_overflow: str) -> dict[str, Any]:

@@ -360,3 +360,13 @@ def test_cells_come_from_the_storage_seam_once_per_child() -> None:
         ("rule:(10.0,)", CellKey("r", (), "rule")),
         ("throughput:4/2/7", CellKey("t", (), "throughput")),
     ]
+
+
+def test_as_prometheus_collector_exposes_the_registry(reg: Registry) -> None:
+    import prometheus_client  # a [test] dependency
+    reg.counter("bridged", "bridged counter", ["k"]).labels("v").inc(3)
+    target = prometheus_client.CollectorRegistry()
+    target.register(reg.as_prometheus_collector())
+    assert target.get_sample_value("bridged_total", {"k": "v"}) == 3.0
+    reg.gauge("later", "").set(2)  # read at each scrape
+    assert target.get_sample_value("later") == 2.0
