@@ -28,7 +28,8 @@ from atomicmetrics.http_server import MetricsServer, start_http_server
 from atomicmetrics.openmetrics import generate_openmetrics
 from atomicmetrics.registry import REGISTRY, Registry
 from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
-from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot
+from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot, ThroughputSnapshot
+from atomicmetrics.throughput import ThroughputMetric
 from atomicmetrics.wsgi import make_wsgi_app
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
     "RuleExecutionMetric",
     "RuleExecutionSnapshot",
     "StripedCounter",
+    "ThroughputMetric",
+    "ThroughputSnapshot",
     "generate_openmetrics",
     "generate_text",
     "make_asgi_app",
