@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
-from atomicmetrics._core import RuleExecutionMetric, ThroughputMetric
+from atomicmetrics._core import RuleExecutionMetric
 from atomicmetrics.family import Family, OnOverflow
 from atomicmetrics.histogram import histogram_samples, le_values
 from atomicmetrics.names import counter_names, gauge_names, histogram_names
@@ -41,6 +41,7 @@ from atomicmetrics.rule_metric import RuleTimer
 from atomicmetrics.samples import LabelPairs, MetricFamily, MetricType, Sample
 from atomicmetrics.snapshots import RuleExecutionSnapshot, ThroughputSnapshot
 from atomicmetrics.storage import CellStorage
+from atomicmetrics.throughput import ThroughputMetric
 
 __all__ = [
     "RuleExecutionFamily",

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from atomicmetrics._core import AtomicHistogram, ThroughputMetric
+from atomicmetrics._core import AtomicHistogram
 from atomicmetrics._int64 import as_int64
 from atomicmetrics.composite import (
     RuleExecutionFamily,
@@ -58,6 +58,7 @@ from atomicmetrics.storage import (
     InProcessStorage,
     MultiprocessMode,
 )
+from atomicmetrics.throughput import ThroughputMetric
 
 if TYPE_CHECKING:
     from atomicmetrics.prometheus_bridge import PrometheusCollector

@@ -32,13 +32,8 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple, Protocol
 
-from atomicmetrics._core import (
-    AtomicCounter,
-    AtomicFloat,
-    AtomicHistogram,
-    RuleExecutionMetric,
-    ThroughputMetric,
-)
+from atomicmetrics._core import AtomicCounter, AtomicFloat, AtomicHistogram, RuleExecutionMetric
+from atomicmetrics.throughput import ThroughputMetric
 
 __all__ = ["MULTIPROCESS_MODES", "CellKey", "CellStorage", "InProcessStorage", "MultiprocessMode"]
 

@@ -364,6 +364,7 @@ def test_cells_come_from_the_storage_seam_once_per_child() -> None:
 
 def test_as_prometheus_collector_exposes_the_registry(reg: Registry) -> None:
     import prometheus_client  # a [test] dependency
+
     reg.counter("bridged", "bridged counter", ["k"]).labels("v").inc(3)
     target = prometheus_client.CollectorRegistry()
     target.register(reg.as_prometheus_collector())
