@@ -17,4 +17,27 @@
 #define AM_FREE_THREADED 0
 #endif
 
+/* Take the raised exception as one object (traceback attached); new
+ * reference, or NULL when none is set. 3.12 added PyErr_GetRaisedException. */
+static inline PyObject *
+am_err_take(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL) {
+        return NULL;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
 #endif /* AM_COMPAT_H */
