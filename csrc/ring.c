@@ -693,18 +693,6 @@ Ring_reset_after_fork(PyObject *op, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(Ring_discard_doc,
-"discard(*args)\n--\n\n"
-"Accept any arguments, do nothing, return False: the record() of a recorder\n"
-"that is switched off, at the cost of a bare C call.");
-
-static PyObject *
-Ring_discard(PyObject *Py_UNUSED(unused), PyObject *const *Py_UNUSED(args),
-             Py_ssize_t Py_UNUSED(nargs))
-{
-    Py_RETURN_FALSE;
-}
-
 static Py_ssize_t
 Ring_length(PyObject *op)
 {
@@ -746,7 +734,6 @@ static PyMethodDef Ring_methods[] = {
     {"park_begin", Ring_park_begin, METH_NOARGS, Ring_park_begin_doc},
     {"park_end", Ring_park_end, METH_NOARGS, Ring_park_end_doc},
     {"reset_after_fork", Ring_reset_after_fork, METH_NOARGS, Ring_reset_after_fork_doc},
-    {"discard", _PyCFunction_CAST(Ring_discard), METH_FASTCALL | METH_STATIC, Ring_discard_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -781,12 +768,56 @@ static PyType_Spec Ring_spec = {
     .slots = Ring_slots,
 };
 
+/* ---- NullSink: the record() of a recorder that is switched off ---------- */
+
+PyDoc_STRVAR(NullSink_record_doc,
+"record($self, /, *args)\n--\n\n"
+"Accept any arguments, do nothing, return False.");
+
+static PyObject *
+NullSink_record(PyObject *Py_UNUSED(self), PyObject *const *Py_UNUSED(args),
+                Py_ssize_t Py_UNUSED(nargs))
+{
+    Py_RETURN_FALSE;
+}
+
+static PyMethodDef NullSink_methods[] = {
+    {"record", _PyCFunction_CAST(NullSink_record), METH_FASTCALL, NullSink_record_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(NullSink_doc,
+"NullSink()\n--\n\n"
+"Private: base class of NullRecorder, whose record() is a C method that does\n"
+"nothing, so that a recorder switched off costs one bare C method call.");
+
+static PyType_Slot NullSink_slots[] = {
+    {Py_tp_methods, NullSink_methods},
+    {Py_tp_doc, (void *)NullSink_doc},
+    {0, NULL},
+};
+
+static PyType_Spec NullSink_spec = {
+    .name = "atomicmetrics._core.NullSink",
+    .basicsize = sizeof(PyObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = NullSink_slots,
+};
+
 int
 am_ring_register(PyObject *module, am_state *st)
 {
     st->ring_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Ring_spec, NULL);
-    if (st->ring_type == NULL) {
+    if (st->ring_type == NULL || PyModule_AddType(module, st->ring_type) < 0) {
         return -1;
     }
-    return PyModule_AddType(module, st->ring_type);
+    /* Referenced by the module's dict only: no C code tests for this type. */
+    PyObject *sink = PyType_FromModuleAndSpec(module, &NullSink_spec, NULL);
+    if (sink == NULL) {
+        return -1;
+    }
+    int rc = PyModule_AddType(module, (PyTypeObject *)sink);
+    Py_DECREF(sink);
+    return rc;
 }

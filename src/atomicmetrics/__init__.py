@@ -7,9 +7,33 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 """
 
 from atomicmetrics._core import AtomicCounter
+from atomicmetrics.config import (
+    AsyncMetricsConfig,
+    MetricsConfig,
+    MetricsLevel,
+    development_metrics_config,
+    production_metrics_config,
+)
+from atomicmetrics.recorder import (
+    AsyncMetricRecorder,
+    NullRecorder,
+    RecorderStats,
+    SyncRecorder,
+    make_recorder,
+)
 
 __all__ = [
+    "AsyncMetricRecorder",
+    "AsyncMetricsConfig",
     "AtomicCounter",
+    "MetricsConfig",
+    "MetricsLevel",
+    "NullRecorder",
+    "RecorderStats",
+    "SyncRecorder",
+    "development_metrics_config",
+    "make_recorder",
+    "production_metrics_config",
 ]
 
 __version__ = "0.1.0"
