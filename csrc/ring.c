@@ -47,7 +47,9 @@
  *            swaps wake_pending 0 -> 1 it calls wake(). The two fences make
  *            "the consumer sees the call" or "the producer sees the sleeper"
  *            certain, so no wake-up is lost; wake_pending makes one wake()
- *            per parking episode instead of one per push.
+ *            per wake-up instead of one per push: park_end() (the woken
+ *            consumer, or one that did not wait) clears it again, so the
+ *            next push wakes the next parked consumer.
  * stamp_ns   CLOCK_MONOTONIC of the push, read seqlock-style for the age of
  *            the oldest call (seq re-checked after the stamp).
  *
@@ -661,12 +663,18 @@ Ring_park_begin(PyObject *op, PyObject *Py_UNUSED(ignored))
 }
 
 PyDoc_STRVAR(Ring_park_end_doc,
-"park_end($self, /)\n--\n\nA consumer that called park_begin() stops waiting.");
+"park_end($self, /)\n--\n\n"
+"A consumer that called park_begin() stops waiting (woken or not); the next\n"
+"push that finds another consumer parked wakes it.");
 
 static PyObject *
 Ring_park_end(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
-    am_fetch_add_acq_rel(&RingObject_CAST(op)->sleepers, -1);
+    RingObject *r = RingObject_CAST(op);
+    am_fetch_add_acq_rel(&r->sleepers, -1);
+    /* The wake() that woke us is done: the next push may wake the next
+     * sleeper (without this, a second parked consumer would sleep on). */
+    am_store_release(&r->wake_pending, 0);
     Py_RETURN_NONE;
 }
 
