@@ -139,6 +139,33 @@ static inline void am_fence_seq_cst(void)
 static inline void am_fence_acquire(void)
 { atomic_thread_fence(memory_order_acquire); }
 
+/* Add n to *w unless the int64 result would overflow; *prev receives the
+ * value the decision was made on. Returns 0 (added), or -1 (nothing changed).
+ * acq_rel CAS loop: linearizable at the successful CAS. */
+static inline int am_add_checked_acq_rel(am_word *w, int64_t n, int64_t *prev)
+{
+    int64_t cur = am_load_relaxed(w);
+    for (;;) {
+        if ((n > 0 && cur > INT64_MAX - n) || (n < 0 && cur < INT64_MIN - n)) {
+            *prev = cur;
+            return -1;
+        }
+        if (am_cas_weak_acq_rel(w, &cur, cur + n)) {
+            *prev = cur;
+            return 0;
+        }
+    }
+}
+
+/* Raise the unsigned word *w to at least x (no-op when already >= x).
+ * acq_rel CAS when it writes; an acquire load when it does not. */
+static inline void am_ufetch_max_acq_rel(am_uword *w, uint64_t x)
+{
+    uint64_t cur = am_uload_acquire(w);
+    while (cur < x && !am_ucas_acq_rel(w, &cur, x)) {
+    }
+}
+
 /* ---- doubles stored as their bit pattern in one word ------------------- */
 
 static inline int64_t am_bits_of(double x)
@@ -166,6 +193,22 @@ static inline double am_double_add_relaxed(am_word *w, double x)
     while (!am_cas_weak_relaxed(w, &old, am_bits_of(am_double_of(old) + x))) {
     }
     return am_double_of(old);
+}
+
+/* ---- pointers published once (lazily allocated tables) ----------------- */
+
+/* A pointer word that goes from NULL to one value, once: the winner of the
+ * CAS publishes (release) a fully initialised block; readers acquire it. */
+typedef _Atomic(void *) am_ptr;
+
+static inline void *am_ptr_load_acquire(am_ptr *p)
+{ return atomic_load_explicit(p, memory_order_acquire); }
+
+/* Strong CAS from NULL; on failure *expected receives the current pointer. */
+static inline int am_ptr_cas_acq_rel(am_ptr *p, void **expected, void *desired)
+{
+    return atomic_compare_exchange_strong_explicit(
+        p, expected, desired, memory_order_acq_rel, memory_order_acquire);
 }
 
 /* ---- pause inside spin loops ------------------------------------------- */

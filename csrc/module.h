@@ -18,6 +18,16 @@ typedef struct {
     PyTypeObject *throughput_type;
     PyTypeObject *ring_type;
     PyTypeObject *striped_type;
+    PyTypeObject *timedelta_type;  /* datetime.timedelta, set by am_duration_register */
+    /* Python-side helpers the C types hand their results to, imported once
+     * at module exec from pure-Python leaf modules (histogram.c,
+     * rule_metric.c): read-only afterwards. */
+    PyObject *histogram_snapshot;   /* atomicmetrics.snapshots.HistogramSnapshot */
+    PyObject *histogram_snapshot_fields; /* ... its __match_args__ (field names) */
+    PyObject *rule_snapshot;        /* atomicmetrics.snapshots.RuleExecutionSnapshot */
+    PyObject *rule_snapshot_fields; /* ... its __match_args__ (field names) */
+    PyObject *rule_timer;           /* atomicmetrics.rule_metric.RuleTimer */
+    PyObject *default_duration_bounds; /* ...rule_metric.DEFAULT_DURATION_BUCKETS_NS */
 } am_state;
 
 am_state *am_get_state(PyObject *module);
@@ -66,5 +76,19 @@ PyObject *am_overflow(const char *op, int64_t cur, int64_t n);
  * Returns NULL with an exception set on error. Borrowed pointer: valid while
  * the caller holds a reference to `view`. */
 am_word *am_words_in_view(PyObject *view, PyObject *offset, Py_ssize_t nbytes);
+
+/* The owner to keep for words found by am_words_in_view: a new, private
+ * memoryview on the same export (new reference; NULL with ValueError if
+ * `view` was released). Keeping `view` itself is not enough: its holder can
+ * call view.release() and then close the mmap under the cell (a crash, with
+ * or without a GIL). A private view keeps the export alive until the cell
+ * object dies, so mmap.close() raises BufferError instead. Call it AFTER
+ * am_words_in_view: a release in between makes it fail, so success proves
+ * the words stayed mapped. */
+PyObject *am_pin_view(PyObject *view);
+
+/* getattr(import_module(module), name): new reference, or NULL with an
+ * exception set. For registrars that need a pure-Python leaf module. */
+PyObject *am_import_attr(const char *module, const char *name);
 
 #endif /* AM_MODULE_H */

@@ -6,7 +6,19 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 (the mutex versions) and ``atomicmetrics.multiprocess`` are modules of their own.
 """
 
-from atomicmetrics._core import AtomicCounter
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from atomicmetrics._core import (
+    AtomicCounter,
+    AtomicDuration,
+    AtomicFloat,
+    AtomicHistogram,
+    AtomicMinMax,
+    RuleExecutionMetric,
+    StripedCounter,
+)
 from atomicmetrics.config import (
     AsyncMetricsConfig,
     MetricsConfig,
@@ -14,6 +26,9 @@ from atomicmetrics.config import (
     development_metrics_config,
     production_metrics_config,
 )
+from atomicmetrics.exposition import generate_text
+from atomicmetrics.http_server import MetricsServer, start_http_server
+from atomicmetrics.openmetrics import generate_openmetrics
 from atomicmetrics.recorder import (
     AsyncMetricRecorder,
     NullRecorder,
@@ -21,19 +36,49 @@ from atomicmetrics.recorder import (
     SyncRecorder,
     make_recorder,
 )
+from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
+from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot
+from atomicmetrics.wsgi import make_wsgi_app
 
 __all__ = [
+    "DEFAULT_DURATION_BUCKETS_NS",
     "AsyncMetricRecorder",
     "AsyncMetricsConfig",
     "AtomicCounter",
+    "AtomicDuration",
+    "AtomicFloat",
+    "AtomicHistogram",
+    "AtomicMinMax",
+    "HistogramSnapshot",
     "MetricsConfig",
     "MetricsLevel",
+    "MetricsServer",
     "NullRecorder",
     "RecorderStats",
+    "RuleExecutionMetric",
+    "RuleExecutionSnapshot",
+    "StripedCounter",
     "SyncRecorder",
     "development_metrics_config",
+    "generate_openmetrics",
+    "generate_text",
+    "make_asgi_app",
     "make_recorder",
+    "make_wsgi_app",
     "production_metrics_config",
+    "start_http_server",
 ]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from atomicmetrics.asgi import make_asgi_app
+
+
+def __getattr__(name: str) -> object:
+    # ASGI support loads on first use only (PEP 562): the core never imports it.
+    if name == "make_asgi_app":
+        from atomicmetrics.asgi import make_asgi_app
+
+        return make_asgi_app
+    raise AttributeError(f"module 'atomicmetrics' has no attribute {name!r}")

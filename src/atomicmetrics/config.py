@@ -17,43 +17,22 @@ a size of 1). ``from_env`` raises ``ValueError`` naming the variable.
 from __future__ import annotations
 
 import enum
-import itertools
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from atomicmetrics._core import AtomicHistogram
+from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
+
 __all__ = [
-    "DEFAULT_DURATION_BUCKETS_NS",
     "AsyncMetricsConfig",
     "MetricsConfig",
     "MetricsLevel",
     "development_metrics_config",
     "production_metrics_config",
 ]
-
-#: Rule-execution duration bounds in nanoseconds: 1 us to 10 s, roughly
-#: 1-2.5-5 per decade (the Prometheus default shape moved to the scale of a
-#: rule evaluation, which is microseconds, not the seconds of an HTTP call).
-DEFAULT_DURATION_BUCKETS_NS: tuple[float, ...] = (
-    1_000.0,
-    2_500.0,
-    5_000.0,
-    10_000.0,
-    25_000.0,
-    50_000.0,
-    100_000.0,
-    250_000.0,
-    500_000.0,
-    1_000_000.0,
-    2_500_000.0,
-    5_000_000.0,
-    10_000_000.0,
-    100_000_000.0,
-    1_000_000_000.0,
-    10_000_000_000.0,
-)
 
 _ENV_PREFIX = "ATOMICMETRICS_"
 
@@ -127,21 +106,15 @@ class AsyncMetricsConfig:
 
 
 def _check_buckets(value: object) -> tuple[float, ...]:
-    """The rules of ``AtomicHistogram`` bounds: non-empty, finite, strictly
-    increasing; a trailing +Inf is accepted (the +Inf bucket always exists)."""
+    """The ``AtomicHistogram`` bounds rules (checked by building one: one
+    definition of the rules), as a ValueError naming the field."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise ValueError(f"duration_buckets_ns must be a sequence of numbers, not {value!r}")
-    bounds = list(value)
-    if any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bounds):
-        raise ValueError(f"duration_buckets_ns must hold numbers only, not {value!r}")
-    finite = bounds[:-1] if bounds and bounds[-1] == math.inf else bounds
-    if not finite:
-        raise ValueError("duration_buckets_ns needs at least one finite bound")
-    if not all(math.isfinite(b) for b in finite):
-        raise ValueError(f"duration_buckets_ns must be finite (a trailing +Inf aside): {value!r}")
-    if any(a >= b for a, b in itertools.pairwise(finite)):
-        raise ValueError(f"duration_buckets_ns must be strictly increasing: {value!r}")
-    return tuple(float(b) for b in bounds)
+    try:
+        AtomicHistogram(value)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"duration_buckets_ns: {e}") from None
+    return tuple(float(b) for b in value)
 
 
 @dataclass(frozen=True)
