@@ -37,7 +37,8 @@ from atomicmetrics.recorder import (
     make_recorder,
 )
 from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
-from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot
+from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot, ThroughputSnapshot
+from atomicmetrics.throughput import ThroughputMetric
 from atomicmetrics.wsgi import make_wsgi_app
 
 __all__ = [
@@ -59,6 +60,8 @@ __all__ = [
     "RuleExecutionSnapshot",
     "StripedCounter",
     "SyncRecorder",
+    "ThroughputMetric",
+    "ThroughputSnapshot",
     "development_metrics_config",
     "generate_openmetrics",
     "generate_text",
