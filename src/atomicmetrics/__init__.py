@@ -26,7 +26,11 @@ from atomicmetrics.config import (
     development_metrics_config,
     production_metrics_config,
 )
+from atomicmetrics.counter import Counter
 from atomicmetrics.exposition import generate_text
+from atomicmetrics.family import CardinalityError
+from atomicmetrics.gauge import Gauge
+from atomicmetrics.histogram import Histogram
 from atomicmetrics.http_server import MetricsServer, start_http_server
 from atomicmetrics.openmetrics import generate_openmetrics
 from atomicmetrics.recorder import (
@@ -36,6 +40,7 @@ from atomicmetrics.recorder import (
     SyncRecorder,
     make_recorder,
 )
+from atomicmetrics.registry import REGISTRY, Registry
 from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
 from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot, ThroughputSnapshot
 from atomicmetrics.throughput import ThroughputMetric
@@ -43,6 +48,7 @@ from atomicmetrics.wsgi import make_wsgi_app
 
 __all__ = [
     "DEFAULT_DURATION_BUCKETS_NS",
+    "REGISTRY",
     "AsyncMetricRecorder",
     "AsyncMetricsConfig",
     "AtomicCounter",
@@ -50,12 +56,17 @@ __all__ = [
     "AtomicFloat",
     "AtomicHistogram",
     "AtomicMinMax",
+    "CardinalityError",
+    "Counter",
+    "Gauge",
+    "Histogram",
     "HistogramSnapshot",
     "MetricsConfig",
     "MetricsLevel",
     "MetricsServer",
     "NullRecorder",
     "RecorderStats",
+    "Registry",
     "RuleExecutionMetric",
     "RuleExecutionSnapshot",
     "StripedCounter",

@@ -804,3 +804,26 @@ def test_make_recorder_by_level(level: MetricsLevel, cls: type) -> None:
 def test_make_recorder_needs_a_metrics_config() -> None:
     with pytest.raises(TypeError):
         make_recorder(AsyncMetricsConfig())  # type: ignore[arg-type]
+
+
+def test_registered_recorder_is_exposed(make: Callable[..., AsyncMetricRecorder]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from atomicmetrics import Registry, generate_openmetrics, generate_text
+
+    r = make(buffer_size=100)
+    c = AtomicCounter()
+    for _ in range(7):
+        r.record(c.inc)
+    assert r.flush(5)
+    registry = Registry()
+    registry.register(r)
+    text = generate_text(registry).decode()
+    parsed = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert parsed["atomicmetrics_recorder_enqueued_total"] == 7
+    assert parsed["atomicmetrics_recorder_processed_total"] == 7
+    assert parsed["atomicmetrics_recorder_dropped_total"] == 0
+    assert parsed["atomicmetrics_recorder_capacity"] == 100
+    assert parsed["atomicmetrics_recorder_oldest_age_seconds"] == 0.0
+    assert "# TYPE atomicmetrics_recorder_queue_length gauge" in text
+    assert generate_openmetrics(registry).endswith(b"# EOF\n")
