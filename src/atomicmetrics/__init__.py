@@ -19,9 +19,14 @@ from atomicmetrics._core import (
     RuleExecutionMetric,
     StripedCounter,
 )
+from atomicmetrics.counter import Counter
 from atomicmetrics.exposition import generate_text
+from atomicmetrics.family import CardinalityError
+from atomicmetrics.gauge import Gauge
+from atomicmetrics.histogram import Histogram
 from atomicmetrics.http_server import MetricsServer, start_http_server
 from atomicmetrics.openmetrics import generate_openmetrics
+from atomicmetrics.registry import REGISTRY, Registry
 from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
 from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot, ThroughputSnapshot
 from atomicmetrics.throughput import ThroughputMetric
@@ -29,13 +34,19 @@ from atomicmetrics.wsgi import make_wsgi_app
 
 __all__ = [
     "DEFAULT_DURATION_BUCKETS_NS",
+    "REGISTRY",
     "AtomicCounter",
     "AtomicDuration",
     "AtomicFloat",
     "AtomicHistogram",
     "AtomicMinMax",
+    "CardinalityError",
+    "Counter",
+    "Gauge",
+    "Histogram",
     "HistogramSnapshot",
     "MetricsServer",
+    "Registry",
     "RuleExecutionMetric",
     "RuleExecutionSnapshot",
     "StripedCounter",

@@ -2,7 +2,7 @@
 # (checked by stubtest in .ci/run).
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import final
+from typing import Any, final
 
 from typing_extensions import Self, disjoint_base
 
@@ -85,6 +85,16 @@ class StripedCounter:
     def __index__(self) -> int: ...
     def _spread(self, /) -> int: ...
     def _cells(self, /) -> list[int]: ...
+
+@final
+class _FastLookup:
+    def __new__(cls, table: dict[Any, Any], fallback: Callable[..., Any], /) -> _FastLookup: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+@final
+class _DefaultCall:
+    def __new__(cls, noarg: Callable[[], Any], fallback: Callable[..., Any], /) -> _DefaultCall: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
 @final
 class AtomicHistogram:
