@@ -30,9 +30,12 @@ from dataclasses import dataclass
 from atomicmetrics import AtomicCounter, StripedCounter
 from atomicmetrics.reference import MutexCounter
 
-# A candidate makes, for T threads, one (bound C method, args) per thread
-# plus a check of the exact total after n calls per thread.
-Worker = tuple[Callable[..., object], tuple[object, ...]]
+# A candidate makes, for T threads, one (object, method name, argument or
+# None) per thread plus a check of the exact total after n calls per thread.
+# Each thread binds the method itself: on 3.13t an object is cheap to
+# reference only from the thread that created it (biased refcounting), so a
+# bound method made by the main thread would add refcount traffic to the loop.
+Worker = tuple[object, str, "int | None"]
 Setup = Callable[[int, int], tuple[list[Worker], Callable[[], bool]]]
 
 
@@ -47,7 +50,7 @@ def _shared(make: Callable[[], object], method: str, total: Callable[[object], i
         obj = make()
         # A bound method per thread: each thread owns its method object, so
         # free-threaded refcounting does not contend on the shared object.
-        workers: list[Worker] = [(getattr(obj, method), ()) for _ in range(threads)]
+        workers: list[Worker] = [(obj, method, None) for _ in range(threads)]
         return workers, lambda: total(obj) == threads * n
 
     return setup
@@ -62,12 +65,12 @@ def _rule_metric_setups() -> list[Candidate]:
 
     def own(threads: int, n: int) -> tuple[list[Worker], Callable[[], bool]]:
         rules = [RuleExecutionMetric() for _ in range(threads)]
-        workers: list[Worker] = [(r.record, (1500,)) for r in rules]
+        workers: list[Worker] = [(r, "record", 1500) for r in rules]
         return workers, lambda: all(r.execution_count() == n for r in rules)
 
     def shared(threads: int, n: int) -> tuple[list[Worker], Callable[[], bool]]:
         rule = RuleExecutionMetric()
-        workers: list[Worker] = [(rule.record, (1500,)) for _ in range(threads)]
+        workers: list[Worker] = [(rule, "record", 1500) for _ in range(threads)]
 
         def exact() -> bool:
             s = rule.snapshot()
@@ -121,11 +124,12 @@ def run_once(c: Candidate, threads: int, n: int) -> float:
     workers, exact = c.setup(threads, n)
     barrier = threading.Barrier(threads + 1)
 
-    def body(call: Callable[..., object], args: tuple[object, ...]) -> None:
+    def body(obj: object, name: str, arg: int | None) -> None:
+        call = getattr(obj, name)
         barrier.wait()
-        if args:
+        if arg is not None:
             for _ in itertools.repeat(None, n):
-                call(*args)
+                call(arg)
         else:
             for _ in itertools.repeat(None, n):
                 call()
