@@ -28,5 +28,5 @@ echo "tsan: interpreter and module ready in $((SECONDS - T0))s"
 # Suppressions: only CPython's own known races, never atomicmetrics code.
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan-suppressions.txt"
 .venv-tsan/bin/python -m pytest -q -p no:cacheprovider \
-  tests/unit -k "concurrent or thread or race or reader or resets" -m "not stress" "$@"
+  tests/unit -k "concurrent or thread or race or reader or resets or writers" -m "not stress" "$@"
 echo "tsan: done in $((SECONDS - T0))s, no ThreadSanitizer report"
