@@ -18,6 +18,18 @@ typedef struct {
     PyTypeObject *throughput_type;
     PyTypeObject *ring_type;
     PyTypeObject *striped_type;
+    PyTypeObject *timedelta_type;  /* datetime.timedelta, set by am_duration_register */
+    /* Python-side helpers the C types hand their results to, imported once
+     * at module exec from pure-Python leaf modules (histogram.c,
+     * rule_metric.c): read-only afterwards. */
+    PyObject *histogram_snapshot;   /* atomicmetrics.snapshots.HistogramSnapshot */
+    PyObject *histogram_snapshot_fields; /* ... its __match_args__ (field names) */
+    PyObject *rule_snapshot;        /* atomicmetrics.snapshots.RuleExecutionSnapshot */
+    PyObject *rule_snapshot_fields; /* ... its __match_args__ (field names) */
+    PyObject *rule_timer;           /* atomicmetrics.rule_metric.RuleTimer */
+    PyObject *default_duration_bounds; /* ...rule_metric.DEFAULT_DURATION_BUCKETS_NS */
+    PyTypeObject *fast_lookup_type;   /* fastcall.c: _FastLookup */
+    PyTypeObject *default_call_type;  /* fastcall.c: _DefaultCall */
 } am_state;
 
 am_state *am_get_state(PyObject *module);
@@ -34,6 +46,7 @@ int am_rule_metric_register(PyObject *module, am_state *st);
 int am_throughput_register(PyObject *module, am_state *st);
 int am_ring_register(PyObject *module, am_state *st);
 int am_striped_register(PyObject *module, am_state *st);
+int am_fastcall_register(PyObject *module, am_state *st);
 
 /* ---- argument conversion (convert.c) ----------------------------------- */
 
@@ -48,6 +61,13 @@ int am_as_int64(PyObject *obj, const char *what, int64_t *out);
  * NaN and infinities are returned as they are: the caller decides.
  * Returns 0, or -1 with an exception set. */
 int am_as_double(PyObject *obj, const char *what, double *out);
+
+/* Seconds as a double -> the nearest int64 nanosecond, ties to even, exactly
+ * (no lossy float multiply: what round(Fraction(x) * 10**9) gives in Python).
+ * NaN raises ValueError; +-Inf or a result outside int64 raises
+ * OverflowError; `what` names the value in the message.
+ * Returns 0, or -1 with an exception set. */
+int am_ns_of_seconds(double x, const char *what, int64_t *out);
 
 /* Raise OverflowError for an operation whose int64 result would not fit.
  * Always returns NULL. */
@@ -76,5 +96,9 @@ am_word *am_words_in_view(PyObject *view, PyObject *offset, Py_ssize_t nbytes);
  * am_words_in_view: a release in between makes it fail, so success proves
  * the words stayed mapped. */
 PyObject *am_pin_view(PyObject *view);
+
+/* getattr(import_module(module), name): new reference, or NULL with an
+ * exception set. For registrars that need a pure-Python leaf module. */
+PyObject *am_import_attr(const char *module, const char *name);
 
 #endif /* AM_MODULE_H */

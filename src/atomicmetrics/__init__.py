@@ -6,11 +6,69 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 (the mutex versions) and ``atomicmetrics.multiprocess`` are modules of their own.
 """
 
-from atomicmetrics._core import AtomicCounter, StripedCounter
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from atomicmetrics._core import (
+    AtomicCounter,
+    AtomicDuration,
+    AtomicFloat,
+    AtomicHistogram,
+    AtomicMinMax,
+    RuleExecutionMetric,
+    StripedCounter,
+)
+from atomicmetrics.counter import Counter
+from atomicmetrics.exposition import generate_text
+from atomicmetrics.family import CardinalityError
+from atomicmetrics.gauge import Gauge
+from atomicmetrics.histogram import Histogram
+from atomicmetrics.http_server import MetricsServer, start_http_server
+from atomicmetrics.openmetrics import generate_openmetrics
+from atomicmetrics.registry import REGISTRY, Registry
+from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
+from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot, ThroughputSnapshot
+from atomicmetrics.throughput import ThroughputMetric
+from atomicmetrics.wsgi import make_wsgi_app
 
 __all__ = [
+    "DEFAULT_DURATION_BUCKETS_NS",
+    "REGISTRY",
     "AtomicCounter",
+    "AtomicDuration",
+    "AtomicFloat",
+    "AtomicHistogram",
+    "AtomicMinMax",
+    "CardinalityError",
+    "Counter",
+    "Gauge",
+    "Histogram",
+    "HistogramSnapshot",
+    "MetricsServer",
+    "Registry",
+    "RuleExecutionMetric",
+    "RuleExecutionSnapshot",
     "StripedCounter",
+    "ThroughputMetric",
+    "ThroughputSnapshot",
+    "generate_openmetrics",
+    "generate_text",
+    "make_asgi_app",
+    "make_wsgi_app",
+    "start_http_server",
 ]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from atomicmetrics.asgi import make_asgi_app
+
+
+def __getattr__(name: str) -> object:
+    # ASGI support loads on first use only (PEP 562): the core never imports it.
+    if name == "make_asgi_app":
+        from atomicmetrics.asgi import make_asgi_app
+
+        return make_asgi_app
+    raise AttributeError(f"module 'atomicmetrics' has no attribute {name!r}")

@@ -2,9 +2,9 @@
 
 Groups, each answering one question (docs/benchmarks.md shows the tables):
 
-``counter``     one increment: AtomicCounter, the registry Counter,
+``counter``     one increment: AtomicCounter, StripedCounter, the registry Counter,
                 MutexCounter, prometheus_client, OpenTelemetry
-``reads``       one read of a counter: load() vs a mutex load vs
+``reads``       one read of a counter: load() (atomic, striped) vs a mutex load vs
                 prometheus_client's ``_value.get()``
 ``rule``        one rule execution recorded: RuleExecutionMetric.record vs its
                 mutex twin vs prometheus_client Histogram.observe + Counter.inc
@@ -85,6 +85,10 @@ def _atomic_counter() -> Namespace:
     return {"op": _am("AtomicCounter")().inc}
 
 
+def _striped_counter() -> Namespace:
+    return {"op": _am("StripedCounter")().inc}
+
+
 def _registry_counter() -> Namespace:
     return {"op": _registry().counter("bench_requests", "Requests.").inc}
 
@@ -106,6 +110,10 @@ def _otel_counter() -> Namespace:
 
 def _atomic_load() -> Namespace:
     return {"op": _am("AtomicCounter")(42).load}
+
+
+def _striped_load() -> Namespace:
+    return {"op": _am("StripedCounter")(42).load}
 
 
 def _mutex_load() -> Namespace:
@@ -281,6 +289,7 @@ def _prom_scrape() -> Namespace:
 CANDIDATES: tuple[Candidate, ...] = (
     # counter
     Candidate("AtomicCounter.inc()", "counter", "op()", _atomic_counter),
+    Candidate("StripedCounter.inc()", "counter", "op()", _striped_counter),
     Candidate("registry Counter.inc()", "counter", "op()", _registry_counter),
     Candidate("MutexCounter.inc()", "counter", "op()", _mutex_counter, "baseline", "MutexCounter"),
     Candidate(
@@ -301,6 +310,7 @@ CANDIDATES: tuple[Candidate, ...] = (
     ),
     # reads
     Candidate("AtomicCounter.load()", "reads", "op()", _atomic_load),
+    Candidate("StripedCounter.load()", "reads", "op()", _striped_load),
     Candidate("MutexCounter.load()", "reads", "op()", _mutex_load, "baseline", "MutexCounter"),
     Candidate(
         "prometheus_client Counter._value.get()",

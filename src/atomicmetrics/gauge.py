@@ -1,0 +1,114 @@
+"""The Prometheus gauge: a float that goes up and down, and its family.
+
+A ``Gauge`` is one ``AtomicFloat`` cell: ``set`` stores, ``inc``/``dec`` add
+by CAS on the double's bits. In a multi-process registry the cell is per
+process and the family's ``multiprocess_mode`` says how processes combine;
+in process the mode is validated and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import ClassVar
+
+from atomicmetrics._core import AtomicFloat
+from atomicmetrics.family import Family, OnOverflow
+from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
+from atomicmetrics.storage import CellStorage, MultiprocessMode
+
+__all__ = ["Gauge", "GaugeFamily"]
+
+
+class Gauge:
+    """A float value that can be set, increased and decreased.
+
+    Thread-safe and lock-free. ``set(value)`` stores an ``int`` or ``float``
+    (NaN and infinities included) and ``value()`` loads it; both are the
+    cell's own C methods, so they cost one C call. ``inc``/``dec`` add by a
+    CAS loop. Non-numbers raise ``TypeError``; ints too large for a double
+    raise ``OverflowError``.
+    """
+
+    __slots__ = ("_cell", "set", "value")
+
+    set: Callable[[float], None]
+    value: Callable[[], float]
+
+    def __init__(self, cell: AtomicFloat) -> None:
+        self._cell = cell
+        self.set = cell.store  # set(value): store the value
+        self.value = cell.load  # value(): the current value
+
+    def inc(self, amount: float = 1.0) -> None:
+        """Add ``amount`` (default 1; may be negative)."""
+        self._cell.add(amount)
+
+    def dec(self, amount: float = 1.0) -> None:
+        """Subtract ``amount`` (default 1; may be negative)."""
+        self._cell.add(-amount)
+
+    def set_to_current_time(self) -> None:
+        """Set the value to the current Unix time in seconds (``time.time()``)."""
+        self._cell.store(time.time())
+
+    def __repr__(self) -> str:
+        return f"Gauge({self.value()!r})"
+
+
+class GaugeFamily(Family[Gauge]):
+    """A family of ``Gauge`` children, exposed under its own name.
+
+    Without labels it records directly: ``family.set(3)``, ``family.inc()``.
+    """
+
+    _proxied: ClassVar[tuple[str, ...]] = ("set", "inc", "dec", "set_to_current_time", "value")
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        labelnames: tuple[str, ...],
+        storage: CellStorage,
+        *,
+        max_series: int | None,
+        on_overflow: OnOverflow,
+        multiprocess_mode: MultiprocessMode,
+    ) -> None:
+        self.multiprocess_mode = multiprocess_mode
+        super().__init__(
+            name, help, labelnames, storage, max_series=max_series, on_overflow=on_overflow
+        )
+
+    def set(self, value: float) -> None:
+        """``Gauge.set`` of the only child; ``ValueError`` on a labelled family."""
+        self._only_child().set(value)
+
+    def inc(self, amount: float = 1.0) -> None:
+        """``Gauge.inc`` of the only child; ``ValueError`` on a labelled family."""
+        self._only_child().inc(amount)
+
+    def dec(self, amount: float = 1.0) -> None:
+        """``Gauge.dec`` of the only child; ``ValueError`` on a labelled family."""
+        self._only_child().dec(amount)
+
+    def set_to_current_time(self) -> None:
+        """``Gauge.set_to_current_time`` of the only child; ``ValueError`` if labelled."""
+        self._only_child().set_to_current_time()
+
+    def value(self) -> float:
+        """``Gauge.value`` of the only child; ``ValueError`` on a labelled family."""
+        return self._only_child().value()
+
+    def _new_child(self, labelvalues: tuple[str, ...]) -> Gauge:
+        key = self._cell_key(labelvalues, "value")
+        return Gauge(self._storage.gauge_cell(key, self.multiprocess_mode))
+
+    def _collect(self, items: list[tuple[LabelPairs, Gauge]]) -> Iterator[MetricFamily]:
+        name = self.name
+        yield MetricFamily(
+            name,
+            "gauge",
+            self.help,
+            tuple([Sample(name, labels, child.value()) for labels, child in items]),
+        )

@@ -1,0 +1,149 @@
+"""Hand-made collectors and external-tool lookup for the exposition suites."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from email.message import Message
+from typing import Any, TypeVar
+
+import pytest
+
+from atomicmetrics.formatting import format_bound
+from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
+
+INF = float("inf")
+T = TypeVar("T")
+
+
+class StaticCollector:
+    """A collector that yields the families it was given, every time."""
+
+    def __init__(self, families: Iterable[MetricFamily]) -> None:
+        self.families = tuple(families)
+
+    def collect(self) -> tuple[MetricFamily, ...]:
+        return self.families
+
+
+def histogram_samples(
+    name: str,
+    labels: LabelPairs,
+    bounds: Sequence[float],
+    per_bucket: Sequence[int],
+    total: float,
+) -> list[Sample]:
+    """Samples of one histogram child as a registry exposes them (le last)."""
+    samples = []
+    running = 0
+    for bound, count in zip([*bounds, INF], per_bucket, strict=True):
+        running += count
+        samples.append(Sample(f"{name}_bucket", (*labels, ("le", format_bound(bound))), running))
+    samples.append(Sample(f"{name}_count", labels, running))
+    samples.append(Sample(f"{name}_sum", labels, total))
+    return samples
+
+
+def ci() -> bool:
+    """True when running under CI (``CI=true``), where every tool must exist."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool: skip without it locally, FAIL without it in CI."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} not found on PATH (Debian: apt-get install -y prometheus)"
+    if ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def promtool_check(text: bytes) -> subprocess.CompletedProcess[str]:
+    """Run ``promtool check metrics`` on exposition text (bounded wait)."""
+    return subprocess.run(
+        [require_tool("promtool"), "check", "metrics"],
+        input=text.decode(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for servers that cannot take 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running(argv: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
+    """Run a server process for the body; always stop it (bounded), even on failure."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def wait_until(
+    condition: Callable[[], T | None],
+    what: str,
+    timeout_s: float = 60.0,
+    proc: subprocess.Popen[str] | None = None,
+) -> T:
+    """Poll ``condition`` until it returns non-None; fail after ``timeout_s``.
+
+    Fails at once, with the process's output, if ``proc`` exits meanwhile.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc is not None and proc.poll() is not None:
+            output = proc.stdout.read() if proc.stdout else ""
+            pytest.fail(f"process exited with {proc.returncode} waiting for {what}:\n{output}")
+        result = condition()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Message, bytes]:
+    """GET with urllib; returns status, headers (case-insensitive) and body.
+
+    HTTP error statuses are returned, not raised.
+    """
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def answers(url: str) -> bool | None:
+    """True once ``url`` answers 200; None while it refuses or fails (for wait_until)."""
+    try:
+        return True if http_get(url)[0] == 200 else None
+    except (urllib.error.URLError, OSError):
+        return None
