@@ -158,8 +158,11 @@ def test_memory_per_metric() -> None:
     # Target (issue 3): <= 256 bytes with the default buckets. Measured: 272
     # bytes = 48 (object) + 28 words (ctl, reservation, 2 halves x (total,
     # errors, min, max, 9 buckets)). See docs/concurrency.md.
+    # A free-threaded build's object header is 16 bytes larger (ob_tid,
+    # ob_ref_local, ob_ref_shared): the target is for GIL builds.
+    ft_header = object().__sizeof__() - 16
     m = RuleExecutionMetric()
-    assert sys.getsizeof(m) == 48 + RuleExecutionMetric._cell_bytes(8) == 272
+    assert sys.getsizeof(m) - ft_header == 48 + RuleExecutionMetric._cell_bytes(8) == 272
     tracemalloc.start()
     try:
         before = tracemalloc.take_snapshot()
@@ -168,7 +171,7 @@ def test_memory_per_metric() -> None:
     finally:
         tracemalloc.stop()
     per = sum(s.size_diff for s in after.compare_to(before, "filename")) / len(metrics)
-    assert per <= 272 + 16  # + the list slot and allocator slack
+    assert per <= 272 + ft_header + 16  # + the list slot and allocator slack
 
 
 # ---- time() ----------------------------------------------------------------
