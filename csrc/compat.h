@@ -17,6 +17,29 @@
 #define AM_FREE_THREADED 0
 #endif
 
+/* Take the raised exception as one object (traceback attached); new
+ * reference, or NULL when none is set. 3.12 added PyErr_GetRaisedException. */
+static inline PyObject *
+am_err_take(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL) {
+        return NULL;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
 /* Cast a METH_FASTCALL (or other non-PyCFunction) implementation for a
  * PyMethodDef. Public from 3.11 on (Include/methodobject.h); 3.10 lacks it. */
 #ifndef _PyCFunction_CAST
