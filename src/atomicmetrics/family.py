@@ -174,6 +174,10 @@ class Family(Generic[ChildT]):
     def _dict_key(self, values: tuple[str, ...]) -> str | tuple[str, ...]:
         return values[0] if self._single else values
 
+    def _values_of(self, key: str | tuple[str, ...]) -> tuple[str, ...]:
+        """The label values of a key of ``_children`` (inverse of ``_dict_key``)."""
+        return (cast(str, key),) if self._single else cast("tuple[str, ...]", key)
+
     def _child_for(self, values: tuple[str, ...]) -> ChildT:
         key = self._dict_key(values)
         child = self._children.get(key)
@@ -238,8 +242,9 @@ class Family(Generic[ChildT]):
             name = names[0]
             items = [(((name, cast(str, key)),), child) for key, child in children.items()]
         else:
+            values_of = self._values_of
             items = [
-                (tuple(zip(names, cast("tuple[str, ...]", key), strict=True)), child)
+                (tuple(zip(names, values_of(key), strict=True)), child)
                 for key, child in children.items()
             ]
         return self._collect(items)
