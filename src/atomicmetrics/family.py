@@ -44,10 +44,11 @@ from types import MethodType
 from typing import ClassVar, Generic, Literal, TypeVar, cast
 
 from atomicmetrics._core import _FastLookup
+from atomicmetrics.formatting import render_labels
 from atomicmetrics.samples import LabelPairs, MetricFamily
 from atomicmetrics.storage import CellKey, CellStorage
 
-__all__ = ["OVERFLOW_LABEL_VALUE", "CardinalityError", "Family", "OnOverflow"]
+__all__ = ["OVERFLOW_LABEL_VALUE", "CardinalityError", "Family", "LabelTexts", "OnOverflow"]
 
 ChildT = TypeVar("ChildT")
 OnOverflow = Literal["raise", "collapse"]
@@ -60,6 +61,32 @@ class CardinalityError(ValueError):
     A ``ValueError`` subclass: catching ``ValueError`` around ``labels()``
     catches every label error, this one included.
     """
+
+
+class LabelTexts:
+    """The rendered label text of each label set of one scrape, reused by the next.
+
+    ``texts(labels, le)`` returns ``render_labels(labels)`` followed by the
+    text of ``labels + (("le", b),)`` for each ``b`` of ``le`` -- what the
+    samples carry as ``Sample.rendered_labels`` -- taken from the previous
+    scrape's when it had that label set, so a steady family renders each
+    label set once in its life. ``fresh`` holds only this scrape's label
+    sets; the family keeps it for the next one (removed children drop out).
+    Read side only: concurrent scrapes each fill their own, the last kept wins.
+    """
+
+    __slots__ = ("_previous", "fresh")
+
+    def __init__(self, previous: dict[LabelPairs, tuple[str, ...]]) -> None:
+        self._previous = previous
+        self.fresh: dict[LabelPairs, tuple[str, ...]] = {}
+
+    def texts(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> tuple[str, ...]:
+        found = self._previous.get(labels)
+        if found is None or len(found) != len(le) + 1:
+            found = (render_labels(labels), *[render_labels((*labels, ("le", b))) for b in le])
+        self.fresh[labels] = found
+        return found
 
 
 class Family(Generic[ChildT]):
@@ -106,6 +133,9 @@ class Family(Generic[ChildT]):
         self._overflow: ChildT | None = None
         self._lock = threading.Lock()  # guards creation and removal of children
         self._only: ChildT | None = None  # the child of an unlabelled family
+        # Read side: rendered label texts of the last scrape (see LabelTexts);
+        # replaced by each scrape, never mutated.
+        self._texts: dict[LabelPairs, tuple[str, ...]] = {}
         # labels() with only exact-str values: one C call, one dict read.
         self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
         if not labelnames:
@@ -248,6 +278,14 @@ class Family(Generic[ChildT]):
                 for key, child in children.items()
             ]
         return self._collect(items)
+
+    def _label_texts(self) -> LabelTexts:
+        """A ``LabelTexts`` for one scrape, seeded with the last scrape's texts."""
+        return LabelTexts(self._texts)
+
+    def _keep_texts(self, texts: LabelTexts) -> None:
+        """Keep a finished scrape's texts for the next one."""
+        self._texts = texts.fresh
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> ChildT:
         raise NotImplementedError
