@@ -68,7 +68,6 @@ import os
 import struct
 import threading
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from atomicmetrics._core import AtomicCounter
@@ -80,6 +79,7 @@ __all__ = [
     "Arena",
     "ArenaError",
     "Record",
+    "dumps",
 ]
 
 MAGIC = int.from_bytes(b"AMARENA\0", "little")
@@ -427,11 +427,6 @@ class _ForkHooks:
 
 
 _AFTER_FORK = _ForkHooks()
-
-
-def iter_kind(records: list[Record], kind: int) -> Iterator[Record]:
-    """The records of one kind, in log order."""
-    return (r for r in records if r.kind == kind)
 
 
 def dumps(value: object) -> str:
