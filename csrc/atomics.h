@@ -134,6 +134,22 @@ static inline double am_double_add_relaxed(am_word *w, double x)
     return am_double_of(old);
 }
 
+/* ---- pointers published once (lazily allocated tables) ----------------- */
+
+/* A pointer word that goes from NULL to one value, once: the winner of the
+ * CAS publishes (release) a fully initialised block; readers acquire it. */
+typedef _Atomic(void *) am_ptr;
+
+static inline void *am_ptr_load_acquire(am_ptr *p)
+{ return atomic_load_explicit(p, memory_order_acquire); }
+
+/* Strong CAS from NULL; on failure *expected receives the current pointer. */
+static inline int am_ptr_cas_acq_rel(am_ptr *p, void **expected, void *desired)
+{
+    return atomic_compare_exchange_strong_explicit(
+        p, expected, desired, memory_order_acq_rel, memory_order_acquire);
+}
+
 /* ---- pause inside spin loops ------------------------------------------- */
 
 static inline void am_cpu_relax(void)

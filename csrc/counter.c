@@ -11,7 +11,7 @@
 typedef struct {
     PyObject_HEAD
     am_word *cell;    /* immutable after construction: &own, or arena words */
-    PyObject *owner;  /* NULL when cell == &own; else strong ref to the memoryview */
+    PyObject *owner;  /* NULL when cell == &own; else a private view pinning the words */
     am_word own;      /* the word itself for objects that own their storage */
 } CounterObject;
 
@@ -74,12 +74,17 @@ Counter_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
     if (words == NULL) {
         return NULL;
     }
+    PyObject *owner = am_pin_view(args[0]);
+    if (owner == NULL) {
+        return NULL;
+    }
     CounterObject *self = (CounterObject *)type->tp_alloc(type, 0);
     if (self == NULL) {
+        Py_DECREF(owner);
         return NULL;
     }
     self->cell = words;
-    self->owner = Py_NewRef(args[0]);
+    self->owner = owner;
     return (PyObject *)self;
 }
 

@@ -67,4 +67,14 @@ PyObject *am_overflow(const char *op, int64_t cur, int64_t n);
  * the caller holds a reference to `view`. */
 am_word *am_words_in_view(PyObject *view, PyObject *offset, Py_ssize_t nbytes);
 
+/* The owner to keep for words found by am_words_in_view: a new, private
+ * memoryview on the same export (new reference; NULL with ValueError if
+ * `view` was released). Keeping `view` itself is not enough: its holder can
+ * call view.release() and then close the mmap under the cell (a crash, with
+ * or without a GIL). A private view keeps the export alive until the cell
+ * object dies, so mmap.close() raises BufferError instead. Call it AFTER
+ * am_words_in_view: a release in between makes it fail, so success proves
+ * the words stayed mapped. */
+PyObject *am_pin_view(PyObject *view);
+
 #endif /* AM_MODULE_H */

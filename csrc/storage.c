@@ -35,3 +35,11 @@ am_words_in_view(PyObject *view, PyObject *offset_obj, Py_ssize_t nbytes)
     }
     return (am_word *)p;
 }
+
+PyObject *
+am_pin_view(PyObject *view)
+{
+    /* Shares the view's managed buffer (one more export on it), so the
+     * underlying mapping outlives any release() of `view`. */
+    return PyMemoryView_FromObject(view);
+}

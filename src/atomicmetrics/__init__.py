@@ -6,10 +6,11 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 (the mutex versions) and ``atomicmetrics.multiprocess`` are modules of their own.
 """
 
-from atomicmetrics._core import AtomicCounter
+from atomicmetrics._core import AtomicCounter, StripedCounter
 
 __all__ = [
     "AtomicCounter",
+    "StripedCounter",
 ]
 
 __version__ = "0.1.0"

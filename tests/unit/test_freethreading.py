@@ -1,0 +1,96 @@
+"""Free-threaded CPython (3.13t): the GIL stays off, and the places where a
+GIL used to serialise things for us are hammered from threads.
+
+The build-specific tests skip with a reason on GIL builds; the hammer tests
+run everywhere (on a GIL build they still check exact totals with a tiny
+switch interval) and are the point of running this suite on 3.13t.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+
+from atomicmetrics import AtomicCounter, StripedCounter, _core
+from tests.conftest import THREADS, run_threads
+
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+needs_free_threading = pytest.mark.skipif(
+    not FREE_THREADED, reason="needs a free-threaded CPython build (python3.13t)"
+)
+
+
+def test_core_reports_the_build_it_was_compiled_for() -> None:
+    assert bool(_core.FREE_THREADED_BUILD) == FREE_THREADED
+
+
+@needs_free_threading
+def test_importing_atomicmetrics_keeps_the_gil_off() -> None:
+    # A fresh interpreter: an extension without Py_mod_gil would turn the GIL
+    # back on at import (with a RuntimeWarning, made an error here).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
+    code = (
+        "import sys, atomicmetrics\n"
+        "import atomicmetrics._core\n"
+        "assert not sys._is_gil_enabled(), 'GIL re-enabled by import'\n"
+        "print('gil off')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "gil off"
+
+
+@needs_free_threading
+def test_gil_is_off_in_this_test_run() -> None:
+    # Nothing the suite imported (atomicmetrics, hypothesis, pytest) has
+    # turned it back on; otherwise the hammer tests below prove nothing.
+    assert not sys._is_gil_enabled()
+
+
+def test_striped_table_is_published_once_under_a_racing_first_contention() -> None:
+    # Lazy initialisation: every thread may find table == NULL and allocate;
+    # exactly one table must win and no update may land in a loser's copy.
+    rounds, n = 20, 2_000
+    for _ in range(rounds):
+        c = StripedCounter()
+
+        def work(_: int, c: StripedCounter = c) -> int:
+            inc = c.inc
+            for _ in range(n):
+                inc()
+            return c._spread()
+
+        sizes = run_threads(THREADS, work)
+        assert len(set(sizes)) == 1
+        assert c.load() == THREADS * n
+        assert sum(c._cells()) == THREADS * n
+
+
+def test_shared_counter_objects_created_and_dropped_from_threads() -> None:
+    # Object lifetime without a GIL: creating, using and freeing counters on
+    # many threads at once (allocator, refcounts, stripe tables freed in
+    # dealloc) while a shared counter counts the work exactly.
+    total = AtomicCounter()
+    n = 2_000
+
+    def work(_: int) -> None:
+        for i in range(n):
+            s = StripedCounter(i)
+            s.inc()
+            if i % 64 == 0:
+                s._spread()
+            total.add(s.load() - i)
+            del s
+
+    run_threads(THREADS, work)
+    assert total.load() == THREADS * n
