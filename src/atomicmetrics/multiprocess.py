@@ -26,26 +26,44 @@ of its own in an ``os.register_at_fork`` hook; nothing is checked per call.
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import threading
-import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ClassVar, Literal
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from atomicmetrics import _processes
-from atomicmetrics._core import AtomicCounter
-from atomicmetrics.arena import KIND_FAMILY, KIND_PROCESS, KIND_SERIES, Arena, Record
-from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
+from atomicmetrics._core import (
+    DEFAULT_DURATION_BUCKETS_NS,
+    AtomicCounter,
+    AtomicFloat,
+    AtomicHistogram,
+    RuleExecutionMetric,
+    ThroughputMetric,
+)
+from atomicmetrics.arena import (
+    KIND_FAMILY,
+    KIND_PROCESS,
+    KIND_SERIES,
+    Arena,
+    ArenaError,
+    Record,
+    dumps,
+)
+from atomicmetrics.composite import RuleExecutionFamily, ThroughputFamily
+from atomicmetrics.counter import CounterFamily
+from atomicmetrics.family import Family, OnOverflow
+from atomicmetrics.gauge import GaugeFamily
+from atomicmetrics.histogram import DEFAULT_BUCKETS_S, HistogramFamily
+from atomicmetrics.registry import Registry
+from atomicmetrics.samples import MetricFamily, Sample
+from atomicmetrics.storage import CellKey, MultiprocessMode
 
-__all__ = ["ENV_VAR", "GAUGE_MODES", "MultiProcessRegistry"]
+__all__ = ["ENV_VAR", "ArenaError", "ArenaStorage", "MultiProcessRegistry"]
 
 ENV_VAR = "ATOMICMETRICS_MULTIPROC_DIR"
-GAUGE_MODES = ("all", "livesum", "max", "min", "mostrecent")
-GaugeMode = Literal["all", "livesum", "max", "min", "mostrecent"]
 
+F = TypeVar("F", bound=Family[Any])
 _GAUGE_CELL_BYTES = 16  # [value: double bits, stamp: int64 ns of the last set]
 
 
@@ -74,6 +92,11 @@ class ArenaStorage:
     def __init__(self, arena: Arena) -> None:
         self.arena = arena
         self.process = _Process(arena)
+        # While True, gauge cells are process-local words that no scrape
+        # reads: set by the registry while it mirrors another process's
+        # family, so that merely seeing a gauge does not make this process
+        # count in it. Guarded by the registry's arena lock.
+        self.detached_gauges = False
 
     def after_fork_in_child(self) -> None:
         """Register the child's own process slot (gauge cells follow it)."""
@@ -101,8 +124,17 @@ class ArenaStorage:
         return AtomicFloat._from_buffer(r.view, r.cell_offset)
 
     def gauge_cell(self, key: CellKey, mode: MultiprocessMode) -> AtomicFloat:
+        if self.detached_gauges:
+            return AtomicFloat()
         r = self._cells(key, _GAUGE_CELL_BYTES, per_process=True)
         return AtomicFloat._from_buffer(r.view, r.cell_offset)
+
+    def gauge_stamp(self, key: CellKey, mode: MultiprocessMode) -> AtomicCounter | None:
+        """The set-time word of a ``"mostrecent"`` gauge cell (None in other modes)."""
+        if mode != "mostrecent" or self.detached_gauges:
+            return None
+        r = self._cells(key, _GAUGE_CELL_BYTES, per_process=True)
+        return AtomicCounter._from_buffer(r.view, r.cell_offset + 8)
 
     def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram:
         r = self._cells(key, AtomicHistogram._cell_bytes(bounds))
@@ -117,3 +149,377 @@ class ArenaStorage:
     ) -> ThroughputMetric:
         r = self._cells(key, ThroughputMetric._cell_bytes(window_s, resolution_s))
         return ThroughputMetric._from_buffer(r.view, r.cell_offset, window_s, resolution_s, sla_ns)
+
+
+class _GaugeCell:
+    """A per-process gauge cell as the scraper reads it."""
+
+    __slots__ = ("labelvalues", "pid", "stamp", "started", "value")
+
+    def __init__(self, labelvalues: tuple[str, ...], pid: int, started: int, record: Record):
+        self.labelvalues = labelvalues
+        self.pid = pid
+        self.started = started
+        self.value = AtomicFloat._from_buffer(record.view, record.cell_offset)
+        self.stamp = AtomicCounter._from_buffer(record.view, record.cell_offset + 8)
+
+
+class MultiProcessRegistry(Registry):
+    """A ``Registry`` whose metrics live in a shared-memory arena in ``directory``.
+
+    Same factories, families and children as ``Registry`` (DESIGN §3); what
+    differs is where cells live and what ``collect()`` reads: every family,
+    series and process of every process that uses the directory. Create it
+    before forking and record through it in every process. See the module
+    docstring for how each type combines across processes.
+
+    Thread- and fork-safe: recording is the lock-free C call of the cell;
+    factories and ``collect()`` serialize on locks of this object that are
+    renewed in a forked child. Raises ``ArenaError`` (a ``ValueError``)
+    naming the file when the directory holds a foreign or corrupt arena, and
+    ``ValueError`` when a family of the same name exists in the arena with
+    another type, label names or settings (asked for by any process).
+    ``remove()``/``clear()`` forget this process's children only: the
+    series stays in the arena and is still exposed.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self.directory = os.fspath(directory)
+        self._arena = Arena(self.directory)
+        self._arena_storage = ArenaStorage(self._arena)
+        self._storage = self._arena_storage
+        # Guards the arena-derived state below (mirroring, scrape indexes).
+        self._arena_lock = threading.RLock()
+        self._seen = 0  # records of the arena log already indexed
+        self._shared: dict[str, dict[tuple[str, ...], None]] = {}  # family -> label sets
+        self._gauges: dict[str, list[_GaugeCell]] = {}  # family -> per-process cells
+        self._pending: list[Record] = []  # family records not mirrored yet
+        self._readers: dict[tuple[str, tuple[str, ...]], Any] = {}  # children read here
+        self._detached: set[str] = set()  # mirrored gauge families not yet asked for here
+        _FORK_HOOK.add(self)
+
+    @classmethod
+    def from_env(cls) -> MultiProcessRegistry:
+        """The registry of the directory named by ``ATOMICMETRICS_MULTIPROC_DIR``.
+
+        Raises ``ValueError`` when the variable is unset or empty.
+        """
+        directory = os.environ.get(ENV_VAR, "")
+        if not directory:
+            raise ValueError(f"{ENV_VAR} is not set: name the arena directory in it")
+        return cls(directory)
+
+    # ---- factories: local family + its spec published in the arena ----------
+
+    def counter(
+        self,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        *,
+        max_series: int | None = None,
+        on_overflow: OnOverflow = "raise",
+    ) -> CounterFamily:
+        """``Registry.counter``, shared by every process (one cell per series)."""
+        limits = {"max_series": max_series, "on_overflow": on_overflow}
+        return self._family(CounterFamily, "counter", name, help, labelnames, limits)
+
+    def gauge(
+        self,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        *,
+        max_series: int | None = None,
+        on_overflow: OnOverflow = "raise",
+        multiprocess_mode: MultiprocessMode = "all",
+    ) -> GaugeFamily:
+        """``Registry.gauge``: a cell per process, combined by ``multiprocess_mode``."""
+        kwargs = {
+            "max_series": max_series,
+            "on_overflow": on_overflow,
+            "multiprocess_mode": multiprocess_mode,
+        }
+        return self._family(GaugeFamily, "gauge", name, help, labelnames, kwargs)
+
+    def histogram(
+        self,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        buckets: Sequence[float] = DEFAULT_BUCKETS_S,
+        *,
+        max_series: int | None = None,
+        on_overflow: OnOverflow = "raise",
+    ) -> HistogramFamily:
+        """``Registry.histogram``, shared by every process (one cell per series)."""
+        kwargs = {"buckets": buckets, "max_series": max_series, "on_overflow": on_overflow}
+        return self._family(HistogramFamily, "histogram", name, help, labelnames, kwargs)
+
+    def rule_execution(
+        self,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        buckets: Sequence[float] = DEFAULT_DURATION_BUCKETS_NS,
+        *,
+        max_series: int | None = None,
+        on_overflow: OnOverflow = "raise",
+    ) -> RuleExecutionFamily:
+        """``Registry.rule_execution``, shared by every process (one cell per series)."""
+        kwargs = {"buckets": buckets, "max_series": max_series, "on_overflow": on_overflow}
+        return self._family(
+            RuleExecutionFamily, "rule_execution", name, help, labelnames, kwargs
+        )
+
+    def throughput(
+        self,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        window_s: float = 60.0,
+        resolution_s: float = 1.0,
+        sla_ns: int | None = None,
+        *,
+        max_series: int | None = None,
+        on_overflow: OnOverflow = "raise",
+    ) -> ThroughputFamily:
+        """``Registry.throughput``, shared by every process (one ring per series)."""
+        kwargs = {
+            "window_s": window_s,
+            "resolution_s": resolution_s,
+            "sla_ns": sla_ns,
+            "max_series": max_series,
+            "on_overflow": on_overflow,
+        }
+        return self._family(ThroughputFamily, "throughput", name, help, labelnames, kwargs)
+
+    def _family(
+        self,
+        cls: type[F],
+        kind: str,
+        name: str,
+        help: str,
+        labelnames: Iterable[str],
+        kwargs: dict[str, Any],
+    ) -> F:
+        with self._arena_lock:
+            self._index_arena()
+            known = set(self._families)
+            family = getattr(Registry, kind)(self, name, help, labelnames, **kwargs)
+            assert isinstance(family, cls)
+            if family.name not in known:
+                self._publish(kind, family)
+            elif family.name in self._detached:  # first asked for here: attach
+                self._detached.discard(family.name)
+                assert isinstance(family, GaugeFamily)
+                family._rebind_cells()
+            return family
+
+    def _publish(self, kind: str, family: Family[Any]) -> None:
+        """Record a family made here in the arena, or undo it if the arena disagrees."""
+        spec = _spec(kind, family)
+        body = dumps({**spec, "help": family.help})
+        record = self._arena.get_or_create(KIND_FAMILY, family.name, body)
+        theirs = self._read_spec(record)
+        if {k: theirs[k] for k in spec} != spec:
+            self.unregister(family)
+            raise ValueError(
+                f"{family.name} is already registered in the arena {self.directory} as "
+                f"{theirs['type']} with labels {theirs['labelnames']} and settings "
+                f"{theirs['kwargs']}"
+            )
+
+    def _read_spec(self, record: Record) -> dict[str, Any]:
+        try:
+            spec = json.loads(record.body)
+            if not (
+                isinstance(spec, dict)
+                and spec.get("type") in _KINDS
+                and isinstance(spec.get("help"), str)
+                and isinstance(spec.get("labelnames"), list)
+                and isinstance(spec.get("kwargs"), dict)
+            ):
+                raise ValueError("bad family spec")
+        except ValueError as e:
+            raise ArenaError(
+                f"{self._arena.path(0)}: family {record.key!r} has a malformed description; "
+                "delete the directory between runs"
+            ) from e
+        return spec
+
+    # ---- reading every process's data ---------------------------------------
+
+    def _index_arena(self) -> None:
+        """Index records linked since the last call; mirror new families. Holds _arena_lock."""
+        records = self._arena.sync()
+        for record in records[self._seen :]:
+            if record.kind == KIND_FAMILY:
+                self._pending.append(record)
+            elif record.kind == KIND_SERIES:
+                self._index_series(record)
+        self._seen = len(records)
+        pending, self._pending = self._pending, []
+        for record in pending:
+            if record.key not in self._families:
+                self._mirror(record)
+
+    def _mirror(self, record: Record) -> None:
+        """Make here the family another process published. Holds _arena_lock."""
+        spec = self._read_spec(record)
+        make = getattr(Registry, spec["type"])
+        storage = self._arena_storage
+        storage.detached_gauges = True
+        try:
+            make(self, record.key, spec["help"], spec["labelnames"], **spec["kwargs"])
+        finally:
+            storage.detached_gauges = False
+        if spec["type"] == "gauge":
+            self._detached.add(record.key)
+
+    def _index_series(self, record: Record) -> None:
+        try:
+            key = json.loads(record.key)
+            name, values, role = key[0], tuple(key[1]), key[2]
+            if not (isinstance(name, str) and all(isinstance(v, str) for v in values)):
+                raise ValueError("bad series key")
+            if role == "value":  # a gauge: [name, values, role, pid, started]
+                pid, started = int(key[3]), int(key[4])
+                self._gauges.setdefault(name, []).append(
+                    _GaugeCell(values, pid, started, record)
+                )
+            else:
+                self._shared.setdefault(name, {})[values] = None
+        except (ValueError, TypeError, IndexError) as e:
+            raise ArenaError(
+                f"{self._arena.path(0)}: series {record.key!r} has a malformed key; "
+                "delete the directory between runs"
+            ) from e
+
+    def collect(self) -> Iterator[MetricFamily]:
+        """Every family of every process, in the order this process learnt of them.
+
+        Shared cells are read once each (one consistent snapshot per child);
+        per-process gauge cells are combined by mode over live processes.
+        Never blocks recording; every wait inside a snapshot is bounded (a
+        process killed mid-update cannot hang a scrape).
+        """
+        with self._arena_lock:
+            self._index_arena()
+            shared = {name: list(sets) for name, sets in self._shared.items()}
+            gauges = {name: list(cells) for name, cells in self._gauges.items()}
+        alive: dict[tuple[int, int], bool] = {}
+        for collector in self._collectors:
+            if isinstance(collector, GaugeFamily):
+                yield self._gauge_family(collector, gauges.get(collector.name, ()), alive)
+            elif isinstance(collector, Family):
+                items = [
+                    (tuple(zip(collector.labelnames, values)), self._reader(collector, values))
+                    for values in shared.get(collector.name, ())
+                ]
+                yield from collector._collect(items)
+            else:
+                yield from collector.collect()
+
+    def _reader(self, family: Family[Any], values: tuple[str, ...]) -> Any:
+        """A child over the shared cells of ``values``, made once per process."""
+        child = family._children.get(values)
+        if child is not None:
+            return child
+        key = (family.name, values)
+        child = self._readers.get(key)
+        if child is None:
+            with self._arena_lock:
+                child = self._readers.get(key)
+                if child is None:
+                    child = family._new_child(values)
+                    self._readers[key] = child
+        return child
+
+    @staticmethod
+    def _gauge_family(
+        family: GaugeFamily,
+        cells: Iterable[_GaugeCell],
+        alive: dict[tuple[int, int], bool],
+    ) -> MetricFamily:
+        names, mode = family.labelnames, family.multiprocess_mode
+        samples: list[Sample] = []
+        combined: dict[tuple[str, ...], tuple[float, int]] = {}
+        for cell in cells:
+            ident = (cell.pid, cell.started)
+            live = alive.get(ident)
+            if live is None:
+                live = alive[ident] = _processes.is_alive(cell.pid, cell.started)
+            if not live:
+                continue
+            value = cell.value.load()
+            if mode == "all":
+                labels = (*zip(names, cell.labelvalues), ("pid", str(cell.pid)))
+                samples.append(Sample(family.name, labels, value))
+                continue
+            rank = cell.stamp.load() if mode == "mostrecent" else 0
+            seen = combined.get(cell.labelvalues)
+            if seen is None:
+                combined[cell.labelvalues] = (value, rank)
+            elif mode == "livesum":
+                combined[cell.labelvalues] = (seen[0] + value, 0)
+            elif mode == "max":
+                combined[cell.labelvalues] = (max(seen[0], value), 0)
+            elif mode == "min":
+                combined[cell.labelvalues] = (min(seen[0], value), 0)
+            elif rank >= seen[1]:  # mostrecent: the latest set wins
+                combined[cell.labelvalues] = (value, rank)
+        for values, (value, _rank) in combined.items():
+            samples.append(Sample(family.name, tuple(zip(names, values)), value))
+        return MetricFamily(family.name, "gauge", family.help, tuple(samples))
+
+    # ---- fork ------------------------------------------------------------------
+
+    def _after_fork_in_child(self) -> None:
+        """Give the child its own process slot and gauge cells; renew locks."""
+        self._lock = threading.Lock()
+        self._arena_lock = threading.RLock()
+        self._arena_storage.after_fork_in_child()
+        for family in list(self._families.values()):
+            family._lock = threading.Lock()
+            if isinstance(family, GaugeFamily) and family.name not in self._detached:
+                family._rebind_cells()
+
+
+_KINDS = ("counter", "gauge", "histogram", "rule_execution", "throughput")
+
+
+def _spec(kind: str, family: Family[Any]) -> dict[str, Any]:
+    """What must match for two processes' families of one name to be one family."""
+    kwargs: dict[str, Any] = {
+        "max_series": family._max_series,
+        "on_overflow": family._on_overflow,
+    }
+    if isinstance(family, GaugeFamily):
+        kwargs["multiprocess_mode"] = family.multiprocess_mode
+    elif isinstance(family, (HistogramFamily, RuleExecutionFamily)):
+        kwargs["buckets"] = list(family.bounds)
+    elif isinstance(family, ThroughputFamily):
+        kwargs["window_s"] = float(family.window_s)
+        kwargs["resolution_s"] = float(family.resolution_s)
+        kwargs["sla_ns"] = family.sla_ns
+    return {"type": kind, "labelnames": list(family.labelnames), "kwargs": kwargs}
+
+
+class _ForkHook:
+    """Runs ``_after_fork_in_child`` of every live registry in a forked child."""
+
+    def __init__(self) -> None:
+        self._registries: weakref.WeakSet[MultiProcessRegistry] = weakref.WeakSet()
+        os.register_at_fork(after_in_child=self._after_in_child)
+
+    def add(self, registry: MultiProcessRegistry) -> None:
+        self._registries.add(registry)
+
+    def _after_in_child(self) -> None:
+        for registry in list(self._registries):
+            registry._after_fork_in_child()
+
+
+_FORK_HOOK = _ForkHook()
