@@ -137,11 +137,11 @@ class ArenaStorage:
         return AtomicCounter._from_buffer(r.view, r.cell_offset + 8)
 
     def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram:
-        r = self._cells(key, AtomicHistogram._cell_bytes(bounds))
+        r = self._cells(key, AtomicHistogram._cell_bytes(len(bounds)))
         return AtomicHistogram._from_buffer(r.view, r.cell_offset, bounds)
 
     def rule_cell(self, key: CellKey, bounds: tuple[float, ...]) -> RuleExecutionMetric:
-        r = self._cells(key, RuleExecutionMetric._cell_bytes(bounds))
+        r = self._cells(key, RuleExecutionMetric._cell_bytes(len(bounds)))
         return RuleExecutionMetric._from_buffer(r.view, r.cell_offset, bounds)
 
     def throughput_cell(
