@@ -18,12 +18,14 @@ Byte layout (version 1; all words are little-endian int64 at 8-aligned
 offsets; a *ref* is ``segment << 32 | offset_in_segment``, 0 meaning none)::
 
     segment k: file ``atomicmetrics-<kk>.arena``, ``base << k`` bytes
-               (capped at 1 GiB), zero-filled when created.
+               (capped at 64 MiB), zero-filled and its blocks reserved
+               (posix_fallocate) when created, so that touching a page of
+               it later cannot fail with SIGBUS on a full file system.
 
     header, at offset 0 of segment 0 (HEADER_BYTES = 64):
       +0  magic     b"AMARENA\\0"
       +8  version   1
-      +16 base      bytes of segment 0 (power of two, 4 KiB .. 1 GiB)
+      +16 base      bytes of segment 0 (power of two, 4 KiB .. 64 MiB)
       +24 header    HEADER_BYTES: first allocatable offset of segment 0
       +32 bump      ref of the next free byte (atomic; CAS to allocate)
       +40 head      ref of the first record (atomic; CAS from 0 to link)
@@ -88,7 +90,7 @@ HEADER_BYTES = 64
 RECORD_HEADER_BYTES = 48
 DEFAULT_BASE_BYTES = 1 << 20
 MIN_BASE_BYTES = 1 << 12
-MAX_SEGMENT_BYTES = 1 << 30
+MAX_SEGMENT_BYTES = 1 << 26
 MAX_SEGMENTS = 64
 
 KIND_FAMILY = 1
@@ -169,7 +171,7 @@ class Arena:
 
     def __init__(self, directory: str | os.PathLike[str], *, base_bytes: int = DEFAULT_BASE_BYTES):
         if base_bytes & (base_bytes - 1) or not MIN_BASE_BYTES <= base_bytes <= MAX_SEGMENT_BYTES:
-            raise ValueError("base_bytes must be a power of two between 4 KiB and 1 GiB")
+            raise ValueError("base_bytes must be a power of two between 4 KiB and 64 MiB")
         self.directory = os.fspath(directory)
         os.makedirs(self.directory, exist_ok=True)
         self._lock = threading.Lock()  # guards everything below
@@ -204,6 +206,8 @@ class Arena:
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
             os.ftruncate(fd, size)
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fd, 0, size)  # ENOSPC now, not SIGBUS later
             if header:
                 os.pwrite(fd, header, 0)
             with contextlib.suppress(FileExistsError):
