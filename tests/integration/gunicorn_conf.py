@@ -9,3 +9,4 @@ and gauges of dead workers are dropped by the liveness check at scrape time.
 workers = 4
 worker_class = "sync"
 preload_app = True
+graceful_timeout = 5

@@ -10,6 +10,7 @@ import sys
 import time
 import traceback
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -290,33 +291,36 @@ def free_port() -> int:
 def gunicorn(tmp_path: Path) -> Iterator[str]:
     pytest.importorskip("gunicorn")
     port = free_port()
-    env = dict(os.environ, **{ENV_VAR: str(tmp_path / "arena"), "PYTHONPATH": str(HERE)})
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            str(HERE / "gunicorn_conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "gunicorn_app:app",
-        ],
-        env=env,
-        cwd=HERE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, **{ENV_VAR: str(tmp_path / "arena"), "PYTHONPATH": pythonpath})
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                str(HERE / "gunicorn_conf.py"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "gunicorn_app:app",
+            ],
+            env=env,
+            cwd=HERE,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(url + "/ping", timeout=5).read()
+                get(url + "/ping")
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
+                    pytest.fail(f"gunicorn did not start:\n{log.read_text()}")
                 time.sleep(0.1)
         yield url
     finally:
@@ -328,13 +332,17 @@ def gunicorn(tmp_path: Path) -> Iterator[str]:
             proc.wait()
 
 
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body: bytes = response.read()
+        return body
+
+
 def test_gunicorn_sync_workers_expose_every_request(gunicorn: str) -> None:
     n = 400
-    pids = set()
-    for _ in range(n):
-        with urllib.request.urlopen(gunicorn + "/work", timeout=10) as r:
-            pids.add(r.read().decode())
+    with ThreadPoolExecutor(8) as pool:  # concurrent: every worker gets some
+        pids = set(pool.map(lambda _: get(gunicorn + "/work"), range(n)))
     assert len(pids) >= 2, "requests should have been spread over several workers"
-    for _ in range(4):  # whichever worker answers, it sees every worker's data
-        got = samples(urllib.request.urlopen(gunicorn + "/metrics", timeout=10).read())
-        assert got[("requests_executions_total", (("path", "/work"),))] == n
+    metric = ("requests_executions_total", (("path", "/work"),))
+    for _ in range(8):  # whichever worker answers, it sees every worker's data
+        assert samples(get(gunicorn + "/metrics"))[metric] == n
