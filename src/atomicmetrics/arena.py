@@ -433,6 +433,9 @@ class _ForkHooks:
 _AFTER_FORK = _ForkHooks()
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+
+
 def dumps(value: object) -> str:
     """The canonical JSON of a key or body: compact, keys sorted."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return _ENCODE(value)

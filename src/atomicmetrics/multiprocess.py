@@ -56,7 +56,7 @@ from atomicmetrics.family import Family, OnOverflow
 from atomicmetrics.gauge import GaugeFamily
 from atomicmetrics.histogram import DEFAULT_BUCKETS_S, HistogramFamily
 from atomicmetrics.registry import Registry
-from atomicmetrics.samples import MetricFamily, Sample
+from atomicmetrics.samples import Collector, LabelPairs, MetricFamily, Sample
 from atomicmetrics.storage import CellKey, MultiprocessMode
 
 __all__ = ["ENV_VAR", "ArenaError", "ArenaStorage", "MultiProcessRegistry"]
@@ -192,10 +192,12 @@ class MultiProcessRegistry(Registry):
         # Guards the arena-derived state below (mirroring, scrape indexes).
         self._arena_lock = threading.RLock()
         self._seen = 0  # records of the arena log already indexed
-        self._shared: dict[str, dict[tuple[str, ...], None]] = {}  # family -> label sets
+        self._shared: dict[str, list[tuple[str, ...]]] = {}  # family -> label sets, log order
+        self._shared_seen: set[tuple[str, tuple[str, ...]]] = set()
+        # family -> (labels, reader child) for a prefix of _shared[family]
+        self._items: dict[str, list[tuple[LabelPairs, Any]]] = {}
         self._gauges: dict[str, list[_GaugeCell]] = {}  # family -> per-process cells
         self._pending: list[Record] = []  # family records not mirrored yet
-        self._readers: dict[tuple[str, tuple[str, ...]], Any] = {}  # children read here
         self._detached: set[str] = set()  # mirrored gauge families not yet asked for here
         _FORK_HOOK.add(self)
 
@@ -389,8 +391,9 @@ class MultiProcessRegistry(Registry):
                 self._gauges.setdefault(name, []).append(
                     _GaugeCell(values, pid, started, record)
                 )
-            else:
-                self._shared.setdefault(name, {})[values] = None
+            elif (name, values) not in self._shared_seen:
+                self._shared_seen.add((name, values))
+                self._shared.setdefault(name, []).append(values)
         except (ValueError, TypeError, IndexError) as e:
             raise ArenaError(
                 f"{self._arena.path(0)}: series {record.key!r} has a malformed key; "
@@ -405,37 +408,41 @@ class MultiProcessRegistry(Registry):
         Never blocks recording; every wait inside a snapshot is bounded (a
         process killed mid-update cannot hang a scrape).
         """
+        plan: list[tuple[Collector, list[Any]]] = []
         with self._arena_lock:
             self._index_arena()
-            shared = {name: list(sets) for name, sets in self._shared.items()}
-            gauges = {name: list(cells) for name, cells in self._gauges.items()}
+            for collector in self._collectors:
+                if isinstance(collector, GaugeFamily):
+                    plan.append((collector, list(self._gauges.get(collector.name, ()))))
+                elif isinstance(collector, Family):
+                    plan.append((collector, self._shared_items(collector)))
+                else:
+                    plan.append((collector, []))
         alive: dict[tuple[int, int], bool] = {}
-        for collector in self._collectors:
+        for collector, items in plan:
             if isinstance(collector, GaugeFamily):
-                yield self._gauge_family(collector, gauges.get(collector.name, ()), alive)
+                yield self._gauge_family(collector, items, alive)
             elif isinstance(collector, Family):
-                items = [
-                    (tuple(zip(collector.labelnames, values)), self._reader(collector, values))
-                    for values in shared.get(collector.name, ())
-                ]
                 yield from collector._collect(items)
             else:
                 yield from collector.collect()
 
-    def _reader(self, family: Family[Any], values: tuple[str, ...]) -> Any:
-        """A child over the shared cells of ``values``, made once per process."""
-        child = family._children.get(values)
-        if child is not None:
-            return child
-        key = (family.name, values)
-        child = self._readers.get(key)
-        if child is None:
-            with self._arena_lock:
-                child = self._readers.get(key)
-                if child is None:
-                    child = family._new_child(values)
-                    self._readers[key] = child
-        return child
+    def _shared_items(self, family: Family[Any]) -> list[tuple[LabelPairs, Any]]:
+        """(labels, child) for every series of ``family`` in the arena. Holds _arena_lock.
+
+        Children are made once per process: the family's own where this
+        process has one, else a reader made by ``_new_child`` (same cells;
+        not counted against ``max_series``, not returned by ``labels()``).
+        """
+        items = self._items.setdefault(family.name, [])
+        values = self._shared.get(family.name, ())
+        names = family.labelnames
+        for labelvalues in values[len(items) :]:
+            child = family._children.get(labelvalues)
+            if child is None:
+                child = family._new_child(labelvalues)
+            items.append((tuple(zip(names, labelvalues)), child))
+        return items[:]
 
     @staticmethod
     def _gauge_family(
