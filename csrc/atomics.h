@@ -105,6 +105,33 @@ static inline int am_ucas_acq_rel(am_uword *w, uint64_t *expected, uint64_t desi
         w, expected, desired, memory_order_acq_rel, memory_order_acquire);
 }
 
+/* Add n to *w unless the int64 result would overflow; *prev receives the
+ * value the decision was made on. Returns 0 (added), or -1 (nothing changed).
+ * acq_rel CAS loop: linearizable at the successful CAS. */
+static inline int am_add_checked_acq_rel(am_word *w, int64_t n, int64_t *prev)
+{
+    int64_t cur = am_load_relaxed(w);
+    for (;;) {
+        if ((n > 0 && cur > INT64_MAX - n) || (n < 0 && cur < INT64_MIN - n)) {
+            *prev = cur;
+            return -1;
+        }
+        if (am_cas_weak_acq_rel(w, &cur, cur + n)) {
+            *prev = cur;
+            return 0;
+        }
+    }
+}
+
+/* Raise the unsigned word *w to at least x (no-op when already >= x).
+ * acq_rel CAS when it writes; an acquire load when it does not. */
+static inline void am_ufetch_max_acq_rel(am_uword *w, uint64_t x)
+{
+    uint64_t cur = am_uload_acquire(w);
+    while (cur < x && !am_ucas_acq_rel(w, &cur, x)) {
+    }
+}
+
 /* ---- doubles stored as their bit pattern in one word ------------------- */
 
 static inline int64_t am_bits_of(double x)

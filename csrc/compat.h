@@ -17,4 +17,10 @@
 #define AM_FREE_THREADED 0
 #endif
 
+/* Cast a METH_FASTCALL (or other non-PyCFunction) implementation for a
+ * PyMethodDef. Public from 3.11 on (Include/methodobject.h); 3.10 lacks it. */
+#ifndef _PyCFunction_CAST
+#define _PyCFunction_CAST(func) ((PyCFunction)(void (*)(void))(func))
+#endif
+
 #endif /* AM_COMPAT_H */

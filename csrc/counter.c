@@ -17,24 +17,6 @@ typedef struct {
 
 #define CounterObject_CAST(op) ((CounterObject *)(op))
 
-/* Add n unless the result leaves int64; on success *prev is the old value.
- * Returns 0, or -1 (nothing changed) when the result would not fit. */
-static inline int
-counter_add(am_word *cell, int64_t n, int64_t *prev)
-{
-    int64_t cur = am_load_relaxed(cell);
-    for (;;) {
-        if ((n > 0 && cur > INT64_MAX - n) || (n < 0 && cur < INT64_MIN - n)) {
-            *prev = cur;
-            return -1;
-        }
-        if (am_cas_weak_acq_rel(cell, &cur, cur + n)) {
-            *prev = cur;
-            return 0;
-        }
-    }
-}
-
 static PyObject *
 Counter_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
@@ -115,7 +97,7 @@ Counter_inc(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     am_word *cell = CounterObject_CAST(op)->cell;
     int64_t prev;
-    if (counter_add(cell, 1, &prev) < 0) {
+    if (am_add_checked_acq_rel(cell, 1, &prev) < 0) {
         return am_overflow("inc()", prev, 1);
     }
     Py_RETURN_NONE;
@@ -129,7 +111,7 @@ Counter_dec(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     am_word *cell = CounterObject_CAST(op)->cell;
     int64_t prev;
-    if (counter_add(cell, -1, &prev) < 0) {
+    if (am_add_checked_acq_rel(cell, -1, &prev) < 0) {
         return am_overflow("dec()", prev, -1);
     }
     Py_RETURN_NONE;
@@ -146,7 +128,7 @@ Counter_add(PyObject *op, PyObject *arg)
     if (am_as_int64(arg, "n", &n) < 0) {
         return NULL;
     }
-    if (counter_add(CounterObject_CAST(op)->cell, n, &prev) < 0) {
+    if (am_add_checked_acq_rel(CounterObject_CAST(op)->cell, n, &prev) < 0) {
         return am_overflow("add()", prev, n);
     }
     Py_RETURN_NONE;
@@ -162,7 +144,7 @@ Counter_fetch_add(PyObject *op, PyObject *arg)
     if (am_as_int64(arg, "n", &n) < 0) {
         return NULL;
     }
-    if (counter_add(CounterObject_CAST(op)->cell, n, &prev) < 0) {
+    if (am_add_checked_acq_rel(CounterObject_CAST(op)->cell, n, &prev) < 0) {
         return am_overflow("fetch_add()", prev, n);
     }
     return PyLong_FromLongLong(prev);

@@ -1,8 +1,320 @@
-/* minmax.c -- placeholder registrar until the type lands. */
+/* minmax.c -- AtomicMinMax: the int64 minimum and maximum of observations.
+ *
+ * Cell layout (4 unsigned words; all zero = empty, so a zero-filled arena
+ * cell needs no init step):
+ *   [0] STARTED  resets begun   (fetch_add acq_rel by reset)
+ *   [1] DONE     resets ended   (fetch_add acq_rel by reset); STARTED != DONE
+ *                means a reset is clearing LO/HI right now
+ *   [2] LO       the minimum, encoded  lo(v) = (uint64)v ^ 0x7fff...ffff
+ *   [3] HI       the maximum, encoded  hi(v) = (uint64)v ^ 0x8000...0000
+ * Both encodings are monotone so that LO and HI only ever *grow*: observe()
+ * raises each word with a CAS loop (am_ufetch_max_acq_rel), and 0 is the
+ * identity of each (LO = 0 decodes to INT64_MAX, HI = 0 to INT64_MIN).
+ * A word alone cannot tell "empty" from "observed INT64_MAX (LO) /
+ * INT64_MIN (HI)"; the pair can: see decoding below.
+ *
+ * observe(v), a pass:  s = STARTED; if DONE != s, a reset is mid-clear: spin
+ *   (am_cpu_relax) and start over; raise HI to hi(v); THEN raise LO to lo(v);
+ *   if STARTED is still s the pass is clean and observe returns, else a
+ *   reset began during the pass and may have wiped one of its two writes:
+ *   run the pass again (idempotent). Within one epoch (between resets)
+ *   "LO holds v" therefore implies "HI >= v": the acq_rel CAS on LO
+ *   publishes the earlier write to HI.
+ * reset(): STARTED += 1; LO = 0 (release); HI = 0 (release); DONE += 1.
+ *   Clearing LO before HI means that the only half-wiped pass is "LO set in
+ *   the new epoch, HI wiped"; its observer sees STARTED move (its LO CAS read
+ *   from the clear's release sequence, so the increment is visible) and
+ *   redoes the pass.
+ * read (min, max, snapshot): s = STARTED; if DONE != s, a reset is in flight:
+ *   answer "empty" (the reset is linearized first; no observe can complete
+ *   until DONE catches up). Else collect (LO, HI) twice; if STARTED moved or
+ *   the collects differ, read again. Equal collects of two words that only
+ *   grow within an epoch are an atomic snapshot (no ABA is possible), taken
+ *   at an instant between the collects. Decoding: LO == 0 is empty unless
+ *   HI says INT64_MAX (then INT64_MAX was observed); otherwise
+ *   min = decode(LO) and max = max(decode(HI), min).
+ *
+ * What a concurrent reader sees: never a pair from two sides of a reset;
+ * always min <= max, both values observed since the last reset; a pair that
+ * really was the state at one instant within one epoch. The clamp
+ * max(decode(HI), min) only acts while an observe() that overlapped a reset
+ * has its value in LO but not yet back in HI (it is redoing its pass); such
+ * an observe() may show its value on both sides of that reset, which is
+ * harmless for a minimum and a maximum. Progress: reads retry only when a
+ * writer made progress; observe() and reads wait only while a reset is
+ * between its first and last instruction (four atomic operations, no call
+ * out, no allocation).
+ */
 #include "module.h"
 
-int
-am_minmax_register(PyObject *Py_UNUSED(module), am_state *Py_UNUSED(st))
+enum { MM_STARTED, MM_DONE, MM_LO, MM_HI, MM_WORDS };
+
+#define MM_SIGN (UINT64_C(1) << 63)
+
+typedef struct {
+    PyObject_HEAD
+    am_uword *cell;           /* immutable after construction: own, or arena words */
+    PyObject *owner;          /* NULL when cell == own; else a private view pinning the words */
+    am_uword own[MM_WORDS];   /* the words themselves for objects that own their storage */
+} MinMaxObject;
+
+#define MinMaxObject_CAST(op) ((MinMaxObject *)(op))
+
+static inline uint64_t mm_hi_of(int64_t v) { return (uint64_t)v ^ MM_SIGN; }
+static inline uint64_t mm_lo_of(int64_t v) { return ~mm_hi_of(v); }
+static inline int64_t mm_of_hi(uint64_t w) { return (int64_t)(w ^ MM_SIGN); }
+static inline int64_t mm_of_lo(uint64_t w) { return (int64_t)(~w ^ MM_SIGN); }
+
+static void
+mm_observe(am_uword *w, int64_t v)
 {
-    return 0;
+    uint64_t hi = mm_hi_of(v), lo = mm_lo_of(v);
+    for (;;) {
+        uint64_t s = am_uload_acquire(&w[MM_STARTED]);
+        if (am_uload_acquire(&w[MM_DONE]) != s) {
+            am_cpu_relax();
+            continue;
+        }
+        am_ufetch_max_acq_rel(&w[MM_HI], hi);
+        am_ufetch_max_acq_rel(&w[MM_LO], lo);
+        if (am_uload_acquire(&w[MM_STARTED]) == s) {
+            return;
+        }
+    }
+}
+
+/* Returns 1 with *min and *max set, or 0 when empty. */
+static int
+mm_read(am_uword *w, int64_t *min, int64_t *max)
+{
+    for (;;) {
+        uint64_t s = am_uload_acquire(&w[MM_STARTED]);
+        if (am_uload_acquire(&w[MM_DONE]) != s) {
+            return 0;
+        }
+        uint64_t lo = am_uload_acquire(&w[MM_LO]);
+        uint64_t hi = am_uload_acquire(&w[MM_HI]);
+        uint64_t lo2 = am_uload_acquire(&w[MM_LO]);
+        uint64_t hi2 = am_uload_acquire(&w[MM_HI]);
+        if (am_uload_acquire(&w[MM_STARTED]) != s || lo != lo2 || hi != hi2) {
+            continue;
+        }
+        if (lo == 0) {
+            if (hi != UINT64_MAX) {
+                return 0;
+            }
+            *min = *max = INT64_MAX;
+            return 1;
+        }
+        *min = mm_of_lo(lo);
+        *max = mm_of_hi(hi);
+        if (*max < *min) {
+            *max = *min;
+        }
+        return 1;
+    }
+}
+
+static void
+mm_reset(am_uword *w)
+{
+    (void)am_ufetch_add_acq_rel(&w[MM_STARTED], 1);
+    am_ustore_release(&w[MM_LO], 0);
+    am_ustore_release(&w[MM_HI], 0);
+    (void)am_ufetch_add_acq_rel(&w[MM_DONE], 1);
+}
+
+static PyObject *
+MinMax_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    if (PyTuple_GET_SIZE(args) != 0 || (kwds != NULL && PyDict_GET_SIZE(kwds) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "AtomicMinMax() takes no arguments");
+        return NULL;
+    }
+    MinMaxObject *self = (MinMaxObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    /* tp_alloc zero-filled own[]: the empty state. */
+    self->cell = self->own;
+    self->owner = NULL;
+    return (PyObject *)self;
+}
+
+PyDoc_STRVAR(MinMax_from_buffer_doc,
+"_from_buffer($type, view, offset, /)\n--\n\n"
+"Private: a min/max cell whose words live at `offset` of a writable\n"
+"memoryview (the multi-process arena). Used as they are (zero = empty).");
+
+static PyObject *
+MinMax_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "_from_buffer() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    am_word *words = am_words_in_view(args[0], args[1], MM_WORDS * sizeof(am_word));
+    if (words == NULL) {
+        return NULL;
+    }
+    PyObject *owner = am_pin_view(args[0]);  /* new reference */
+    if (owner == NULL) {
+        return NULL;
+    }
+    MinMaxObject *self = (MinMaxObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(owner);
+        return NULL;
+    }
+    self->cell = (am_uword *)words;
+    self->owner = owner;
+    return (PyObject *)self;
+}
+
+PyDoc_STRVAR(MinMax_cell_bytes_doc,
+"_cell_bytes($type, /)\n--\n\nPrivate: bytes of arena storage one min/max cell needs.");
+
+static PyObject *
+MinMax_cell_bytes(PyTypeObject *Py_UNUSED(type), PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSize_t(MM_WORDS * sizeof(am_word));
+}
+
+static void
+MinMax_dealloc(PyObject *op)
+{
+    MinMaxObject *self = MinMaxObject_CAST(op);
+    PyTypeObject *tp = Py_TYPE(op);
+    Py_CLEAR(self->owner);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+PyDoc_STRVAR(MinMax_observe_doc,
+"observe($self, v, /)\n--\n\n"
+"Fold the int v into the minimum and the maximum. Cost: a few atomic loads;\n"
+"a CAS only when v is a new minimum or maximum.");
+
+static PyObject *
+MinMax_observe(PyObject *op, PyObject *arg)
+{
+    int64_t v;
+    if (am_as_int64(arg, "v", &v) < 0) {
+        return NULL;
+    }
+    mm_observe(MinMaxObject_CAST(op)->cell, v);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(MinMax_min_doc,
+"min($self, /)\n--\n\nThe smallest value observed since creation or reset, or None.");
+
+static PyObject *
+MinMax_min(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    int64_t min, max;
+    if (!mm_read(MinMaxObject_CAST(op)->cell, &min, &max)) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLongLong(min);
+}
+
+PyDoc_STRVAR(MinMax_max_doc,
+"max($self, /)\n--\n\nThe largest value observed since creation or reset, or None.");
+
+static PyObject *
+MinMax_max(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    int64_t min, max;
+    if (!mm_read(MinMaxObject_CAST(op)->cell, &min, &max)) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLongLong(max);
+}
+
+PyDoc_STRVAR(MinMax_snapshot_doc,
+"snapshot($self, /)\n--\n\n"
+"(min, max) as one consistent pair (min <= max, both observed since the\n"
+"last reset), or None while empty.");
+
+static PyObject *
+MinMax_snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    int64_t min, max;
+    if (!mm_read(MinMaxObject_CAST(op)->cell, &min, &max)) {
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(LL)", (long long)min, (long long)max);
+}
+
+PyDoc_STRVAR(MinMax_reset_doc, "reset($self, /)\n--\n\nForget every observation (back to empty).");
+
+static PyObject *
+MinMax_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    mm_reset(MinMaxObject_CAST(op)->cell);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+MinMax_repr(PyObject *op)
+{
+    int64_t min, max;
+    if (!mm_read(MinMaxObject_CAST(op)->cell, &min, &max)) {
+        return PyUnicode_FromString("AtomicMinMax(empty)");
+    }
+    return PyUnicode_FromFormat("AtomicMinMax(min=%lld, max=%lld)", (long long)min,
+                                (long long)max);
+}
+
+static PyMethodDef MinMax_methods[] = {
+    {"observe", MinMax_observe, METH_O, MinMax_observe_doc},
+    {"min", MinMax_min, METH_NOARGS, MinMax_min_doc},
+    {"max", MinMax_max, METH_NOARGS, MinMax_max_doc},
+    {"snapshot", MinMax_snapshot, METH_NOARGS, MinMax_snapshot_doc},
+    {"reset", MinMax_reset, METH_NOARGS, MinMax_reset_doc},
+    {"_from_buffer", _PyCFunction_CAST(MinMax_from_buffer), METH_FASTCALL | METH_CLASS,
+     MinMax_from_buffer_doc},
+    {"_cell_bytes", (PyCFunction)(void (*)(void))MinMax_cell_bytes, METH_NOARGS | METH_CLASS,
+     MinMax_cell_bytes_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(MinMax_doc,
+"AtomicMinMax()\n--\n\n"
+"The minimum and maximum of int64 observations, kept by lock-free CAS loops.\n\n"
+"Thread-safe (GIL and free-threaded builds). observe() takes an int (bool\n"
+"and __index__ types accepted): TypeError otherwise, OverflowError outside\n"
+"int64; a call that raises changes nothing. min()/max()/snapshot() answer\n"
+"None until the first observe() and after reset(); snapshot() is one\n"
+"consistent pair: min <= max, both observed since the last reset, never a\n"
+"pair from both sides of a reset (protocol in csrc/minmax.c).\n"
+"Cost: observe() is one C method call and four atomic loads when v is\n"
+"neither a new minimum nor a new maximum, plus one CAS per word it moves.");
+
+static PyType_Slot MinMax_slots[] = {
+    {Py_tp_new, MinMax_new},
+    {Py_tp_dealloc, MinMax_dealloc},
+    {Py_tp_methods, MinMax_methods},
+    {Py_tp_repr, MinMax_repr},
+    {Py_tp_doc, (void *)MinMax_doc},
+    {0, NULL},
+};
+
+static PyType_Spec MinMax_spec = {
+    .name = "atomicmetrics._core.AtomicMinMax",
+    .basicsize = sizeof(MinMaxObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = MinMax_slots,
+};
+
+int
+am_minmax_register(PyObject *module, am_state *st)
+{
+    st->minmax_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &MinMax_spec, NULL);
+    if (st->minmax_type == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(module, st->minmax_type);
 }

@@ -45,7 +45,8 @@ am_exec(PyObject *module)
 
 #define AM_STATE_TYPES(X) \
     X(counter_type) X(float_type) X(duration_type) X(minmax_type) \
-    X(histogram_type) X(rule_metric_type) X(throughput_type) X(ring_type) X(striped_type)
+    X(histogram_type) X(rule_metric_type) X(throughput_type) X(ring_type) X(striped_type) \
+    X(timedelta_type)
 
 static int
 am_traverse(PyObject *module, visitproc visit, void *arg)

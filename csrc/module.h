@@ -18,6 +18,7 @@ typedef struct {
     PyTypeObject *throughput_type;
     PyTypeObject *ring_type;
     PyTypeObject *striped_type;
+    PyTypeObject *timedelta_type;  /* datetime.timedelta, set by am_duration_register */
 } am_state;
 
 am_state *am_get_state(PyObject *module);

@@ -6,11 +6,26 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 (the mutex versions) and ``atomicmetrics.multiprocess`` are modules of their own.
 """
 
-from atomicmetrics._core import AtomicCounter, StripedCounter
+from __future__ import annotations
+
+from atomicmetrics._core import (
+    AtomicCounter,
+    AtomicDuration,
+    AtomicFloat,
+    AtomicMinMax,
+    StripedCounter,
+)
+from atomicmetrics.exposition import generate_text
+from atomicmetrics.openmetrics import generate_openmetrics
 
 __all__ = [
     "AtomicCounter",
+    "AtomicDuration",
+    "AtomicFloat",
+    "AtomicMinMax",
     "StripedCounter",
+    "generate_openmetrics",
+    "generate_text",
 ]
 
 __version__ = "0.1.0"

@@ -12,13 +12,14 @@ from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``atomicmetrics`` argument parser with its sub-commands."""
+    from atomicmetrics import bench
+
     parser = argparse.ArgumentParser(
         prog="atomicmetrics",
         description="Lock-free metrics for hot Python code paths.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from atomicmetrics import bench
-
     bench.add_arguments(
         sub.add_parser("bench", help="measure recording costs against the baselines")
     )
@@ -32,6 +33,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench":
         from atomicmetrics import bench
 
-        return bench.run(args)
+        return bench.run_command(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse exits
     return 2  # pragma: no cover

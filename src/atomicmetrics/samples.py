@@ -27,11 +27,18 @@ class Sample:
     ``x_sum``); ``labels`` are in family label order, with ``le`` last on
     buckets; ``value`` is an ``int`` where the source is exact (counts), else
     a ``float`` (may be NaN or +-Inf).
+
+    ``rendered_labels`` is an optional cache a producer may fill to spare the
+    exposition formats the label work at scrape time: exactly
+    ``atomicmetrics.formatting.render_labels(labels)`` (``{a="x",le="0.5"}``,
+    or ``""`` for no labels), typically computed once per child. ``None``
+    means "render from ``labels``". Both text formats share it.
     """
 
     name: str
     labels: LabelPairs
     value: int | float
+    rendered_labels: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,13 @@
+"""What does one histogram observation (12 buckets) cost, against the mutex and library baselines?
+
+Runs the ``histogram`` group of ``atomicmetrics bench`` (same engine, same method:
+see README.md beside this file). Extra arguments go to ``atomicmetrics bench``,
+e.g. ``--threads 1,2,4,8 --json out.json``.
+"""
+
+import sys
+
+from atomicmetrics.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["bench", "--filter", "^histogram$", *sys.argv[1:]]))

@@ -1,0 +1,13 @@
+"""What does one ThroughputMetric sample cost, against two prometheus_client counters?
+
+Runs the ``throughput`` group of ``atomicmetrics bench`` (same engine, same method:
+see README.md beside this file). Extra arguments go to ``atomicmetrics bench``,
+e.g. ``--threads 1,2,4,8 --json out.json``.
+"""
+
+import sys
+
+from atomicmetrics.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["bench", "--filter", "^throughput$", *sys.argv[1:]]))

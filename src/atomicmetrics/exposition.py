@@ -1,0 +1,64 @@
+"""The Prometheus text exposition format, version 0.0.4.
+
+``generate_text`` renders every family a collector (normally a ``Registry``)
+yields. Counters are exposed the way Prometheus and prometheus_client expose
+them in this format: the ``# HELP``/``# TYPE`` lines name the ``_total``
+sample (``# TYPE x_total counter``); ``unknown`` families are typed
+``untyped``. Families come out in the collector's order, samples in each
+family's order; nothing is sorted (the registry hands them over in a stable
+order already).
+
+Read-side only: collecting may allocate; recording threads are never blocked.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from atomicmetrics.formatting import append_sample_lines, escape_help_text
+from atomicmetrics.samples import Collector
+
+__all__ = ["CONTENT_TYPE_TEXT", "generate_text", "resolve_registry"]
+
+CONTENT_TYPE_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+"""The ``Content-Type`` of :func:`generate_text`'s output."""
+
+# OpenMetrics type words (what MetricFamily.type holds) -> 0.0.4 type words.
+_TYPE_WORDS = {"counter": "counter", "gauge": "gauge", "histogram": "histogram"}
+
+
+def resolve_registry(registry: Collector | None) -> Collector:
+    """Return ``registry``, or the default ``REGISTRY`` when it is ``None``.
+
+    The default is imported on first use, so exposition never forces the
+    registry module in at import time (and the two cannot import each other
+    in a cycle).
+    """
+    if registry is not None:
+        return registry
+    default: Collector = importlib.import_module("atomicmetrics.registry").REGISTRY
+    return default
+
+
+def generate_text(registry: Collector | None = None) -> bytes:
+    """Render ``registry`` (default: ``REGISTRY``) in Prometheus text format 0.0.4.
+
+    ``registry`` is anything with ``collect()`` yielding ``MetricFamily``
+    objects. Thread-safe as far as ``collect()`` is (the registry's is):
+    recording goes on while this runs and each value is one atomic read. Cost
+    is linear in the number of samples; labels a producer cached in
+    ``Sample.rendered_labels`` are not rendered again. Raises ``TypeError``
+    for a sample value that is not ``int``/``float``. It does not check names,
+    label names or sample/family consistency: families are trusted to be
+    valid (the registry validated them when they were created).
+    """
+    out: list[str] = []
+    append = out.append
+    for family in resolve_registry(registry).collect():
+        kind = family.type
+        name = family.name + "_total" if kind == "counter" else family.name
+        if family.help:
+            append(f"# HELP {name} {escape_help_text(family.help)}\n")
+        append(f"# TYPE {name} {_TYPE_WORDS.get(kind, 'untyped')}\n")
+        append_sample_lines(out, family.samples)
+    return "".join(out).encode()
