@@ -271,9 +271,7 @@ class MultiProcessRegistry(Registry):
     ) -> RuleExecutionFamily:
         """``Registry.rule_execution``, shared by every process (one cell per series)."""
         kwargs = {"buckets": buckets, "max_series": max_series, "on_overflow": on_overflow}
-        return self._family(
-            RuleExecutionFamily, "rule_execution", name, help, labelnames, kwargs
-        )
+        return self._family(RuleExecutionFamily, "rule_execution", name, help, labelnames, kwargs)
 
     def throughput(
         self,
@@ -388,9 +386,7 @@ class MultiProcessRegistry(Registry):
                 raise ValueError("bad series key")
             if role == "value":  # a gauge: [name, values, role, pid, started]
                 pid, started = int(key[3]), int(key[4])
-                self._gauges.setdefault(name, []).append(
-                    _GaugeCell(values, pid, started, record)
-                )
+                self._gauges.setdefault(name, []).append(_GaugeCell(values, pid, started, record))
             elif (name, values) not in self._shared_seen:
                 self._shared_seen.add((name, values))
                 self._shared.setdefault(name, []).append(values)
@@ -438,14 +434,23 @@ class MultiProcessRegistry(Registry):
         values = self._shared.get(family.name, ())
         names = family.labelnames
         for labelvalues in values[len(items) :]:
+            self._check_arity(family, labelvalues)
             child = family._children.get(labelvalues)
             if child is None:
                 child = family._new_child(labelvalues)
-            items.append((tuple(zip(names, labelvalues)), child))
+            items.append((tuple(zip(names, labelvalues, strict=True)), child))
         return items[:]
 
-    @staticmethod
+    def _check_arity(self, family: Family[Any], labelvalues: tuple[str, ...]) -> None:
+        if len(labelvalues) != len(family.labelnames):
+            raise ArenaError(
+                f"{self._arena.path(0)}: a series of {family.name} has {len(labelvalues)} "
+                f"label values for {len(family.labelnames)} label names; "
+                "delete the directory between runs"
+            )
+
     def _gauge_family(
+        self,
         family: GaugeFamily,
         cells: Iterable[_GaugeCell],
         alive: dict[tuple[int, int], bool],
@@ -460,9 +465,10 @@ class MultiProcessRegistry(Registry):
                 live = alive[ident] = _processes.is_alive(cell.pid, cell.started)
             if not live:
                 continue
+            self._check_arity(family, cell.labelvalues)
             value = cell.value.load()
             if mode == "all":
-                labels = (*zip(names, cell.labelvalues), ("pid", str(cell.pid)))
+                labels = (*zip(names, cell.labelvalues, strict=True), ("pid", str(cell.pid)))
                 samples.append(Sample(family.name, labels, value))
                 continue
             rank = cell.stamp.load() if mode == "mostrecent" else 0
@@ -478,7 +484,7 @@ class MultiProcessRegistry(Registry):
             elif rank >= seen[1]:  # mostrecent: the latest set wins
                 combined[cell.labelvalues] = (value, rank)
         for values, (value, _rank) in combined.items():
-            samples.append(Sample(family.name, tuple(zip(names, values)), value))
+            samples.append(Sample(family.name, tuple(zip(names, values, strict=True)), value))
         return MetricFamily(family.name, "gauge", family.help, tuple(samples))
 
     # ---- fork ------------------------------------------------------------------

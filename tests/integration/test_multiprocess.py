@@ -10,8 +10,8 @@ import sys
 import time
 import traceback
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -128,7 +128,7 @@ def test_family_created_after_fork_in_a_child_is_visible_to_the_parent(tmp_path:
     assert got[("events_samples_total", ())] == 1
     # The parent asking for the same family gets the one the child made.
     assert reg.counter("late", "Made in a child.", ("where",)).labels("child").value() == 7
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="late"):
         reg.gauge("late", "Another type.")
 
 

@@ -189,7 +189,7 @@ def test_malformed_record_raises(tmp_path: Path, field: int, value: int) -> None
 def test_invalid_references_raise(tmp_path: Path, ref: int) -> None:
     Arena(tmp_path)
     poke(header_file(tmp_path), 40, ref)  # the log head
-    with pytest.raises(ArenaError, match="invalid reference|cannot be opened"):
+    with pytest.raises(ArenaError, match=r"invalid reference|cannot be opened"):
         Arena(tmp_path).sync()
 
 

@@ -125,3 +125,11 @@ def test_a_series_cell_of_another_size_raises(tmp_path: Path) -> None:
     reg = MultiProcessRegistry(tmp_path)
     with pytest.raises(ArenaError, match="64 bytes"):
         reg.counter("c", "C.")
+
+
+def test_a_series_with_the_wrong_number_of_label_values_raises(tmp_path: Path) -> None:
+    reg = MultiProcessRegistry(tmp_path)
+    reg.counter("c", "C.", ("k",)).labels("a").inc()
+    Arena(tmp_path).get_or_create(KIND_SERIES, dumps(["c", ["a", "b"], "int"]), "", 8)
+    with pytest.raises(ArenaError, match="2 label values for 1 label names"):
+        list(reg.collect())
