@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -148,7 +149,11 @@ class ArenaStorage:
         self, key: CellKey, window_s: float, resolution_s: float, sla_ns: int | None
     ) -> ThroughputMetric:
         r = self._cells(key, ThroughputMetric._cell_bytes(window_s, resolution_s))
-        return ThroughputMetric._from_buffer(r.view, r.cell_offset, window_s, resolution_s, sla_ns)
+        # CLOCK_MONOTONIC is one clock for every process of the machine, so
+        # the slots of the shared ring mean the same instants to all of them.
+        return ThroughputMetric._from_buffer(
+            r.view, r.cell_offset, window_s, resolution_s, sla_ns, time.monotonic_ns
+        )
 
 
 class _GaugeCell:
