@@ -54,6 +54,7 @@ from atomicmetrics.arena import (
 from atomicmetrics.composite import RuleExecutionFamily, ThroughputFamily
 from atomicmetrics.counter import CounterFamily
 from atomicmetrics.family import Family, OnOverflow
+from atomicmetrics.formatting import render_labels
 from atomicmetrics.gauge import GaugeFamily
 from atomicmetrics.histogram import DEFAULT_BUCKETS_S, HistogramFamily
 from atomicmetrics.registry import Registry
@@ -203,6 +204,10 @@ class MultiProcessRegistry(Registry):
         self._items: dict[str, list[tuple[LabelPairs, Any]]] = {}
         self._gauges: dict[str, list[_GaugeCell]] = {}  # family -> per-process cells
         self._pending: list[Record] = []  # family records not mirrored yet
+        # (family, label values, pid or None) -> gauge sample labels, rendered
+        self._label_cache: dict[
+            tuple[str, tuple[str, ...], int | None], tuple[LabelPairs, str]
+        ] = {}
         self._detached: set[str] = set()  # mirrored gauge families not yet asked for here
         _FORK_HOOK.add(self)
 
@@ -460,7 +465,7 @@ class MultiProcessRegistry(Registry):
         cells: Iterable[_GaugeCell],
         alive: dict[tuple[int, int], bool],
     ) -> MetricFamily:
-        names, mode = family.labelnames, family.multiprocess_mode
+        mode = family.multiprocess_mode
         samples: list[Sample] = []
         combined: dict[tuple[str, ...], tuple[float, int]] = {}
         for cell in cells:
@@ -470,11 +475,10 @@ class MultiProcessRegistry(Registry):
                 live = alive[ident] = _processes.is_alive(cell.pid, cell.started)
             if not live:
                 continue
-            self._check_arity(family, cell.labelvalues)
             value = cell.value.load()
             if mode == "all":
-                labels = (*zip(names, cell.labelvalues, strict=True), ("pid", str(cell.pid)))
-                samples.append(Sample(family.name, labels, value))
+                labels, text = self._labels(family, cell.labelvalues, cell.pid)
+                samples.append(Sample(family.name, labels, value, text))
                 continue
             rank = cell.stamp.load() if mode == "mostrecent" else 0
             seen = combined.get(cell.labelvalues)
@@ -486,11 +490,26 @@ class MultiProcessRegistry(Registry):
                 combined[cell.labelvalues] = (max(seen[0], value), 0)
             elif mode == "min":
                 combined[cell.labelvalues] = (min(seen[0], value), 0)
-            elif rank >= seen[1]:  # mostrecent: the latest set wins
+            elif rank >= seen[1]:  # mostrecent: the latest change wins
                 combined[cell.labelvalues] = (value, rank)
         for values, (value, _rank) in combined.items():
-            samples.append(Sample(family.name, tuple(zip(names, values, strict=True)), value))
+            labels, text = self._labels(family, values, None)
+            samples.append(Sample(family.name, labels, value, text))
         return MetricFamily(family.name, "gauge", family.help, tuple(samples))
+
+    def _labels(
+        self, family: Family[Any], values: tuple[str, ...], pid: int | None
+    ) -> tuple[LabelPairs, str]:
+        """Label pairs of a gauge sample and their rendered text, made once."""
+        key = (family.name, values, pid)
+        found = self._label_cache.get(key)
+        if found is None:
+            self._check_arity(family, values)
+            labels = tuple(zip(family.labelnames, values, strict=True))
+            if pid is not None:
+                labels = (*labels, ("pid", str(pid)))
+            found = self._label_cache[key] = (labels, render_labels(labels))
+        return found
 
     # ---- fork ------------------------------------------------------------------
 
