@@ -317,14 +317,14 @@ class MultiProcessRegistry(Registry):
         with self._arena_lock:
             self._index_arena()
             known = set(self._families)
-            family = getattr(Registry, kind)(self, name, help, labelnames, **kwargs)
-            assert isinstance(family, cls)
+            made: object = getattr(Registry, kind)(self, name, help, labelnames, **kwargs)
+            assert isinstance(made, cls)  # the Registry factory of that kind made it
+            family: F = made
             if family.name not in known:
                 self._publish(kind, family)
-            elif family.name in self._detached:  # first asked for here: attach
-                self._detached.discard(family.name)
-                assert isinstance(family, GaugeFamily)
-                family._rebind_cells()
+            elif family.name in self._detached and isinstance(made, GaugeFamily):
+                self._detached.discard(family.name)  # first asked for here: attach
+                made._rebind_cells()
             return family
 
     def _publish(self, kind: str, family: Family[Any]) -> None:
