@@ -25,6 +25,7 @@ of its own in an ``os.register_at_fork`` hook; nothing is checked per call.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -80,38 +81,195 @@ class _Process:
         self.record = arena.get_or_create(KIND_PROCESS, dumps([self.pid, self.started]))
 
 
+class _LabelSet:
+    """One generation of one label set of a family, as indexed from the log.
+
+    Its record (``[family, labelvalues, "*", gen]``, no cells) is created
+    before any cell of that generation; its ``flags`` word is the removed
+    mark (0 live, 1 removed by ``remove()``/``clear()`` in some process). A
+    label set asked for again after removal is a new generation: fresh cells.
+    ``cells`` are the per-process cells of a gauge, in log order.
+    """
+
+    __slots__ = ("cells", "gen", "record", "values")
+
+    def __init__(self, values: tuple[str, ...], gen: int, record: Record) -> None:
+        self.values = values
+        self.gen = gen
+        self.record = record
+        self.cells: list[_GaugeCell] = []
+
+    def removed(self) -> bool:
+        return self.record.flags.load() != 0
+
+
+class _GaugeCell:
+    """A per-process gauge cell as the scraper reads it."""
+
+    __slots__ = ("pid", "stamp", "started", "value")
+
+    def __init__(self, pid: int, started: int, record: Record) -> None:
+        self.pid = pid
+        self.started = started
+        self.value = AtomicFloat._from_buffer(record.view, record.cell_offset)
+        self.stamp = AtomicCounter._from_buffer(record.view, record.cell_offset + 8)
+
+
 class ArenaStorage:
     """Cells of a ``MultiProcessRegistry``: placed in the arena, found by key.
 
-    Implements ``atomicmetrics.storage.CellStorage``. A cell is the cells
-    region of the series record keyed ``[family, labelvalues, role]`` (plus
-    ``pid, start time`` for gauges, which are per process); every process
-    asking for one key gets the same words. Runs only when a child is
-    created. Raises ``ArenaError`` when the record found has another size
-    than the one asked for (a foreign or mismatched arena).
+    Implements ``atomicmetrics.storage.CellStorage``. Series records of the
+    log (all ``KIND_SERIES``, keys are JSON lists):
+
+    * ``[family, labelvalues, "*", gen]`` -- a label set (see ``_LabelSet``);
+    * ``[family, labelvalues, role, gen]`` -- a shared cell (counter parts,
+      histogram, rule, throughput): every process asking gets these words;
+    * ``[family, labelvalues, "value", gen, pid, start time]`` -- a gauge's
+      cell of one process: ``[value: double bits, stamp: int64 ns]``.
+
+    Thread-safe (one lock, on the creation path only). Raises ``ArenaError``
+    when a record found has another size than asked for, or a key does not
+    parse (a foreign or mismatched arena).
     """
 
     def __init__(self, arena: Arena) -> None:
         self.arena = arena
         self.process = _Process(arena)
-        # While True, gauge cells are process-local words that no scrape
-        # reads: set by the registry while it mirrors another process's
-        # family, so that merely seeing a gauge does not make this process
-        # count in it. Guarded by the registry's arena lock.
-        self.detached_gauges = False
+        self._lock = threading.Lock()  # guards the index below
+        self._seen = 0  # records of the log indexed so far
+        self._sets: dict[tuple[str, tuple[str, ...]], _LabelSet] = {}  # latest generation
+        self._order: dict[str, list[tuple[str, ...]]] = {}  # family -> label sets, log order
+        self._families: list[Record] = []  # family records, log order
+        # (family, label values) -> generation this process last made cells in
+        self._made: dict[tuple[str, tuple[str, ...]], int] = {}
+        self._mode = threading.local()  # per-thread: .detached, .reading (see below)
 
     def after_fork_in_child(self) -> None:
-        """Register the child's own process slot (gauge cells follow it)."""
+        """Register the child's own process slot (gauge cells follow it); renew locks."""
+        self._lock = threading.Lock()
+        self._mode = threading.local()
         self.process = _Process(self.arena)
 
+    # ---- modes of the calling thread (set by the registry) -------------------
+
+    @contextlib.contextmanager
+    def detached(self) -> Iterator[None]:
+        """Gauge cells made meanwhile are process-local words that no scrape
+        reads: the registry mirrors another process's family in this mode, so
+        that merely seeing a gauge does not make this process count in it."""
+        self._mode.detached = True
+        try:
+            yield
+        finally:
+            self._mode.detached = False
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Cells made meanwhile are those of a label set's latest generation
+        even if it was removed: a scraper never brings a series back."""
+        self._mode.reading = True
+        try:
+            yield
+        finally:
+            self._mode.reading = False
+
+    # ---- the index ------------------------------------------------------------
+
+    def sync(self) -> list[Record]:
+        """Index records linked since the last call; return every family record."""
+        with self._lock:
+            self._sync_locked()
+            return list(self._families)
+
+    def label_sets(self, family: str) -> list[_LabelSet]:
+        """The latest generation of every label set of ``family``, in log order."""
+        with self._lock:
+            sets = self._sets
+            return [sets[(family, values)] for values in self._order.get(family, ())]
+
+    def stale(self, family: str, labelvalues: tuple[str, ...]) -> bool:
+        """Whether this process's cells of a label set were removed (by any process)."""
+        with self._lock:
+            made = self._made.get((family, labelvalues))
+            current = self._sets.get((family, labelvalues))
+        if made is None or current is None:
+            return False
+        return current.gen != made or current.removed()
+
+    def forget(self, family: str, labelvalues: tuple[str, ...] | None) -> None:
+        """Mark a label set of ``family`` (every one for None) removed, for all processes."""
+        with self._lock:
+            self._sync_locked()
+            keys = self._order.get(family, ()) if labelvalues is None else (labelvalues,)
+            for values in keys:
+                found = self._sets.get((family, values))
+                if found is not None:
+                    found.record.flags.store(1)
+
+    def _sync_locked(self) -> None:
+        records = self.arena.sync()
+        for record in records[self._seen :]:
+            if record.kind == KIND_FAMILY:
+                self._families.append(record)
+            elif record.kind == KIND_SERIES:
+                self._index_series(record)
+        self._seen = len(records)
+
+    def _index_series(self, record: Record) -> None:
+        try:
+            key = json.loads(record.key)
+            family, values, role, gen = key[0], tuple(key[1]), key[2], key[3]
+            if not (
+                isinstance(family, str)
+                and all(isinstance(v, str) for v in values)
+                and isinstance(role, str)
+                and isinstance(gen, int)
+            ):
+                raise ValueError("bad series key")
+            current = self._sets.get((family, values))
+            if role == "*":
+                if current is None:
+                    self._order.setdefault(family, []).append(values)
+                if current is None or gen > current.gen:
+                    self._sets[(family, values)] = _LabelSet(values, gen, record)
+            elif role == "value" and len(key) == 6:  # a gauge cell of one process
+                if current is None or gen > current.gen:
+                    raise ValueError("a cell before its label set")
+                if gen == current.gen:
+                    current.cells.append(_GaugeCell(int(key[4]), int(key[5]), record))
+        except (ValueError, TypeError, IndexError, KeyError) as e:
+            raise ArenaError(
+                f"{self.arena.path(0)}: series {record.key!r} has a malformed key; "
+                "delete the directory between runs"
+            ) from e
+
+    # ---- cells ------------------------------------------------------------------
+
+    def _generation(self, family: str, values: tuple[str, ...]) -> int:
+        """The generation new cells of a label set go to. Holds _lock."""
+        self._sync_locked()
+        current = self._sets.get((family, values))
+        if getattr(self._mode, "reading", False):
+            assert current is not None  # readers are made for indexed label sets only
+            return current.gen
+        while current is None or current.removed():
+            gen = 0 if current is None else current.gen + 1
+            self.arena.get_or_create(KIND_SERIES, dumps([family, list(values), "*", gen]))
+            self._sync_locked()
+            current = self._sets[(family, values)]
+        self._made[(family, values)] = current.gen
+        return current.gen
+
     def _cells(self, key: CellKey, nbytes: int, *, per_process: bool = False) -> Record:
-        parts: list[object] = [key.family, list(key.labelvalues), key.role]
-        if per_process:
-            parts += [self.process.pid, self.process.started]
-        record = self.arena.get_or_create(KIND_SERIES, dumps(parts), "", nbytes)
+        with self._lock:
+            gen = self._generation(key.family, key.labelvalues)
+            parts: list[object] = [key.family, list(key.labelvalues), key.role, gen]
+            if per_process:
+                parts += [self.process.pid, self.process.started]
+            record = self.arena.get_or_create(KIND_SERIES, dumps(parts), "", nbytes)
         if record.cell_len != nbytes:
             raise ArenaError(
-                f"{self.arena.directory}: series {record.key} holds {record.cell_len} bytes "
+                f"{self.arena.path(0)}: series {record.key} holds {record.cell_len} bytes "
                 f"of cells, {nbytes} expected (another program or layout wrote it); "
                 "delete the directory between runs"
             )
@@ -126,14 +284,14 @@ class ArenaStorage:
         return AtomicFloat._from_buffer(r.view, r.cell_offset)
 
     def gauge_cell(self, key: CellKey, mode: MultiprocessMode) -> AtomicFloat:
-        if self.detached_gauges:
+        if getattr(self._mode, "detached", False):
             return AtomicFloat()
         r = self._cells(key, _GAUGE_CELL_BYTES, per_process=True)
         return AtomicFloat._from_buffer(r.view, r.cell_offset)
 
     def gauge_stamp(self, key: CellKey, mode: MultiprocessMode) -> AtomicCounter | None:
         """The set-time word of a ``"mostrecent"`` gauge cell (None in other modes)."""
-        if mode != "mostrecent" or self.detached_gauges:
+        if mode != "mostrecent" or getattr(self._mode, "detached", False):
             return None
         r = self._cells(key, _GAUGE_CELL_BYTES, per_process=True)
         return AtomicCounter._from_buffer(r.view, r.cell_offset + 8)
@@ -157,19 +315,6 @@ class ArenaStorage:
         )
 
 
-class _GaugeCell:
-    """A per-process gauge cell as the scraper reads it."""
-
-    __slots__ = ("labelvalues", "pid", "stamp", "started", "value")
-
-    def __init__(self, labelvalues: tuple[str, ...], pid: int, started: int, record: Record):
-        self.labelvalues = labelvalues
-        self.pid = pid
-        self.started = started
-        self.value = AtomicFloat._from_buffer(record.view, record.cell_offset)
-        self.stamp = AtomicCounter._from_buffer(record.view, record.cell_offset + 8)
-
-
 class MultiProcessRegistry(Registry):
     """A ``Registry`` whose metrics live in a shared-memory arena in ``directory``.
 
@@ -185,8 +330,10 @@ class MultiProcessRegistry(Registry):
     naming the file when the directory holds a foreign or corrupt arena, and
     ``ValueError`` when a family of the same name exists in the arena with
     another type, label names or settings (asked for by any process).
-    ``remove()``/``clear()`` forget this process's children only: the
-    series stays in the arena and is still exposed.
+    ``remove()``/``clear()`` remove the label sets for every process: no
+    scrape shows them, and a later ``labels()`` (in any process) starts them
+    afresh, while a process still holding an old child records into cells
+    that nobody exposes (as in process).
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -195,20 +342,16 @@ class MultiProcessRegistry(Registry):
         self._arena = Arena(self.directory)
         self._arena_storage = ArenaStorage(self._arena)
         self._storage = self._arena_storage
-        # Guards the arena-derived state below (mirroring, scrape indexes).
+        # Guards mirroring and the reader caches below; never held by recording.
         self._arena_lock = threading.RLock()
-        self._seen = 0  # records of the arena log already indexed
-        self._shared: dict[str, list[tuple[str, ...]]] = {}  # family -> label sets, log order
-        self._shared_seen: set[tuple[str, tuple[str, ...]]] = set()
-        # family -> (labels, reader child) for a prefix of _shared[family]
-        self._items: dict[str, list[tuple[LabelPairs, Any]]] = {}
-        self._gauges: dict[str, list[_GaugeCell]] = {}  # family -> per-process cells
-        self._pending: list[Record] = []  # family records not mirrored yet
+        self._mirrored = 0  # family records of the log handled so far
+        self._detached: set[str] = set()  # mirrored gauge families not asked for here
+        # family -> label values -> (generation, label pairs, reader child)
+        self._readers: dict[str, dict[tuple[str, ...], tuple[int, LabelPairs, Any]]] = {}
         # (family, label values, pid or None) -> gauge sample labels, rendered
         self._label_cache: dict[
             tuple[str, tuple[str, ...], int | None], tuple[LabelPairs, str]
         ] = {}
-        self._detached: set[str] = set()  # mirrored gauge families not yet asked for here
         _FORK_HOOK.add(self)
 
     @classmethod
@@ -362,64 +505,56 @@ class MultiProcessRegistry(Registry):
     # ---- reading every process's data ---------------------------------------
 
     def _index_arena(self) -> None:
-        """Index records linked since the last call; mirror new families. Holds _arena_lock."""
-        records = self._arena.sync()
-        for record in records[self._seen :]:
-            if record.kind == KIND_FAMILY:
-                self._pending.append(record)
-            elif record.kind == KIND_SERIES:
-                self._index_series(record)
-        self._seen = len(records)
-        pending, self._pending = self._pending, []
-        for record in pending:
+        """Mirror the families other processes published since the last call.
+
+        Holds _arena_lock.
+        """
+        storage = self._arena_storage
+        records = storage.sync()
+        for record in records[self._mirrored :]:
             if record.key not in self._families:
                 self._mirror(record)
+        self._mirrored = len(records)
+        # Children whose label set another process removed are forgotten
+        # here too, so that labels() makes them afresh.
+        for family in list(self._families.values()):
+            if not family.labelnames:
+                continue
+            stale = [v for v in list(family._children) if storage.stale(family.name, v)]
+            if stale:
+                with family._lock:
+                    for values in stale:
+                        if family._children.pop(values, None) is family._overflow:
+                            family._overflow = None
 
     def _mirror(self, record: Record) -> None:
         """Make here the family another process published. Holds _arena_lock."""
         spec = self._read_spec(record)
         make = getattr(Registry, spec["type"])
-        storage = self._arena_storage
-        storage.detached_gauges = True
-        try:
+        with self._arena_storage.detached():
             make(self, record.key, spec["help"], spec["labelnames"], **spec["kwargs"])
-        finally:
-            storage.detached_gauges = False
         if spec["type"] == "gauge":
             self._detached.add(record.key)
-
-    def _index_series(self, record: Record) -> None:
-        try:
-            key = json.loads(record.key)
-            name, values, role = key[0], tuple(key[1]), key[2]
-            if not (isinstance(name, str) and all(isinstance(v, str) for v in values)):
-                raise ValueError("bad series key")
-            if role == "value":  # a gauge: [name, values, role, pid, started]
-                pid, started = int(key[3]), int(key[4])
-                self._gauges.setdefault(name, []).append(_GaugeCell(values, pid, started, record))
-            elif (name, values) not in self._shared_seen:
-                self._shared_seen.add((name, values))
-                self._shared.setdefault(name, []).append(values)
-        except (ValueError, TypeError, IndexError) as e:
-            raise ArenaError(
-                f"{self._arena.path(0)}: series {record.key!r} has a malformed key; "
-                "delete the directory between runs"
-            ) from e
 
     def collect(self) -> Iterator[MetricFamily]:
         """Every family of every process, in the order this process learnt of them.
 
         Shared cells are read once each (one consistent snapshot per child);
-        per-process gauge cells are combined by mode over live processes.
-        Never blocks recording; every wait inside a snapshot is bounded (a
-        process killed mid-update cannot hang a scrape).
+        per-process gauge cells are combined by mode over live processes;
+        removed label sets are left out. Never blocks recording; every wait
+        inside a snapshot is bounded (a process killed mid-update cannot
+        hang a scrape).
         """
+        storage = self._arena_storage
         plan: list[tuple[Collector, list[Any]]] = []
         with self._arena_lock:
             self._index_arena()
             for collector in self._collectors:
                 if isinstance(collector, GaugeFamily):
-                    plan.append((collector, list(self._gauges.get(collector.name, ()))))
+                    sets = storage.label_sets(collector.name)
+                    plan.append(
+                        (collector, [(s.values, list(s.cells)) for s in sets if not s.removed()])
+                    )
                 elif isinstance(collector, Family):
                     plan.append((collector, self._shared_items(collector)))
                 else:
@@ -434,22 +569,26 @@ class MultiProcessRegistry(Registry):
                 yield from collector.collect()
 
     def _shared_items(self, family: Family[Any]) -> list[tuple[LabelPairs, Any]]:
-        """(labels, child) for every series of ``family`` in the arena. Holds _arena_lock.
+        """(labels, child) for every live label set of ``family``. Holds _arena_lock.
 
-        Children are made once per process: the family's own where this
-        process has one, else a reader made by ``_new_child`` (same cells;
-        not counted against ``max_series``, not returned by ``labels()``).
+        The children are readers made by the family's ``_new_child`` over
+        the cells of the label set's latest generation, once per generation
+        (not counted against ``max_series``, not returned by ``labels()``).
         """
-        items = self._items.setdefault(family.name, [])
-        values = self._shared.get(family.name, ())
-        names = family.labelnames
-        for labelvalues in values[len(items) :]:
-            self._check_arity(family, labelvalues)
-            child = family._children.get(labelvalues)
-            if child is None:
-                child = family._new_child(labelvalues)
-            items.append((tuple(zip(names, labelvalues, strict=True)), child))
-        return items[:]
+        readers = self._readers.setdefault(family.name, {})
+        items: list[tuple[LabelPairs, Any]] = []
+        with self._arena_storage.reading():
+            for labelset in self._arena_storage.label_sets(family.name):
+                if labelset.removed():
+                    continue
+                entry = readers.get(labelset.values)
+                if entry is None or entry[0] != labelset.gen:
+                    self._check_arity(family, labelset.values)
+                    labels = tuple(zip(family.labelnames, labelset.values, strict=True))
+                    entry = (labelset.gen, labels, family._new_child(labelset.values))
+                    readers[labelset.values] = entry
+                items.append((entry[1], entry[2]))
+        return items
 
     def _check_arity(self, family: Family[Any], labelvalues: tuple[str, ...]) -> None:
         if len(labelvalues) != len(family.labelnames):
@@ -462,39 +601,39 @@ class MultiProcessRegistry(Registry):
     def _gauge_family(
         self,
         family: GaugeFamily,
-        cells: Iterable[_GaugeCell],
+        sets: list[tuple[tuple[str, ...], list[_GaugeCell]]],
         alive: dict[tuple[int, int], bool],
     ) -> MetricFamily:
         mode = family.multiprocess_mode
         samples: list[Sample] = []
-        combined: dict[tuple[str, ...], tuple[float, int]] = {}
-        for cell in cells:
-            ident = (cell.pid, cell.started)
-            live = alive.get(ident)
-            if live is None:
-                live = alive[ident] = _processes.is_alive(cell.pid, cell.started)
-            if not live:
-                continue
-            value = cell.value.load()
-            if mode == "all":
-                labels, text = self._labels(family, cell.labelvalues, cell.pid)
-                samples.append(Sample(family.name, labels, value, text))
-                continue
-            rank = cell.stamp.load() if mode == "mostrecent" else 0
-            seen = combined.get(cell.labelvalues)
-            if seen is None:
-                combined[cell.labelvalues] = (value, rank)
-            elif mode == "livesum":
-                combined[cell.labelvalues] = (seen[0] + value, 0)
-            elif mode == "max":
-                combined[cell.labelvalues] = (max(seen[0], value), 0)
-            elif mode == "min":
-                combined[cell.labelvalues] = (min(seen[0], value), 0)
-            elif rank >= seen[1]:  # mostrecent: the latest change wins
-                combined[cell.labelvalues] = (value, rank)
-        for values, (value, _rank) in combined.items():
-            labels, text = self._labels(family, values, None)
-            samples.append(Sample(family.name, labels, value, text))
+        for values, cells in sets:
+            combined: tuple[float, int] | None = None
+            for cell in cells:
+                ident = (cell.pid, cell.started)
+                live = alive.get(ident)
+                if live is None:
+                    live = alive[ident] = _processes.is_alive(cell.pid, cell.started)
+                if not live:
+                    continue
+                value = cell.value.load()
+                if mode == "all":
+                    labels, text = self._labels(family, values, cell.pid)
+                    samples.append(Sample(family.name, labels, value, text))
+                elif combined is None:
+                    combined = (value, cell.stamp.load() if mode == "mostrecent" else 0)
+                elif mode == "livesum":
+                    combined = (combined[0] + value, 0)
+                elif mode == "max":
+                    combined = (max(combined[0], value), 0)
+                elif mode == "min":
+                    combined = (min(combined[0], value), 0)
+                else:  # mostrecent: the latest change wins
+                    stamp = cell.stamp.load()
+                    if stamp >= combined[1]:
+                        combined = (value, stamp)
+            if combined is not None:
+                labels, text = self._labels(family, values, None)
+                samples.append(Sample(family.name, labels, combined[0], text))
         return MetricFamily(family.name, "gauge", family.help, tuple(samples))
 
     def _labels(

@@ -75,7 +75,7 @@ def test_a_family_published_concurrently_with_other_settings_is_undone(tmp_path:
     b = MultiProcessRegistry(tmp_path)
     b._index_arena()  # b has seen everything so far...
     a.counter("race", "A.")  # ...then a publishes behind b's back
-    b._seen = len(b._arena.sync())  # b did not mirror it: as if it raced
+    b._mirrored = len(b._arena_storage.sync())  # b did not mirror it: as if it raced
     with pytest.raises(ValueError, match="already registered in the arena"):
         b.gauge("race", "B.")
     assert "race" not in b._families
@@ -117,11 +117,16 @@ def test_malformed_family_or_series_records_raise_arena_error(tmp_path: Path) ->
     arena.get_or_create(KIND_SERIES, "not json", "", 8)
     with pytest.raises(ArenaError, match="malformed key"):
         list(MultiProcessRegistry(tmp_path / "s").collect())
+    arena = Arena(tmp_path / "g")
+    arena.get_or_create(KIND_SERIES, dumps(["g", [], "value", 0, 1, 2]), "", 16)  # no label set
+    with pytest.raises(ArenaError, match="malformed key"):
+        list(MultiProcessRegistry(tmp_path / "g").collect())
 
 
 def test_a_series_cell_of_another_size_raises(tmp_path: Path) -> None:
     arena = Arena(tmp_path)
-    arena.get_or_create(KIND_SERIES, dumps(["c", [], "int"]), "", 64)
+    arena.get_or_create(KIND_SERIES, dumps(["c", [], "*", 0]))
+    arena.get_or_create(KIND_SERIES, dumps(["c", [], "int", 0]), "", 64)
     reg = MultiProcessRegistry(tmp_path)
     with pytest.raises(ArenaError, match="64 bytes"):
         reg.counter("c", "C.")
@@ -130,6 +135,34 @@ def test_a_series_cell_of_another_size_raises(tmp_path: Path) -> None:
 def test_a_series_with_the_wrong_number_of_label_values_raises(tmp_path: Path) -> None:
     reg = MultiProcessRegistry(tmp_path)
     reg.counter("c", "C.", ("k",)).labels("a").inc()
-    Arena(tmp_path).get_or_create(KIND_SERIES, dumps(["c", ["a", "b"], "int"]), "", 8)
+    Arena(tmp_path).get_or_create(KIND_SERIES, dumps(["c", ["a", "b"], "*", 0]))
     with pytest.raises(ArenaError, match="2 label values for 1 label names"):
         list(reg.collect())
+
+
+def test_remove_and_clear_hide_label_sets_from_every_process(tmp_path: Path) -> None:
+    a, b = MultiProcessRegistry(tmp_path), MultiProcessRegistry(tmp_path)
+    fa = a.counter("c", "C.", ("k",))
+    old = fa.labels("x")
+    old.inc(5)
+    fa.labels("y").inc()
+    fb = b.counter("c", "C.", ("k",))
+    assert values(b, "c") == {(("k", "x"),): 5, (("k", "y"),): 1}
+    fa.remove("x")
+    assert values(b, "c") == {(("k", "y"),): 1}
+    old.inc()  # a removed child records into cells nobody exposes
+    assert values(a, "c") == {(("k", "y"),): 1}
+    fb.labels("x").inc(2)  # asked for again: a fresh series, in every process
+    assert values(a, "c") == {(("k", "x"),): 2, (("k", "y"),): 1}
+    fb.clear()
+    assert values(a, "c") == {}
+    fa.labels("y").inc(3)
+    assert values(b, "c") == {(("k", "y"),): 3}
+
+    g = a.gauge("g", "G.", ("k",), multiprocess_mode="livesum")
+    g.labels("x").set(4)
+    assert values(b, "g") == {(("k", "x"),): 4}
+    b.gauge("g", "G.", ("k",), multiprocess_mode="livesum").remove("x")
+    assert values(a, "g") == {}
+    g.labels("x").inc()
+    assert values(b, "g") == {(("k", "x"),): 1}
