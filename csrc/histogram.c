@@ -1,8 +1,424 @@
-/* histogram.c -- placeholder registrar until the type lands. */
-#include "module.h"
+/* histogram.c -- AtomicHistogram: fixed buckets, lock-free observe(),
+ * consistent snapshots by the hot/cold protocol of hotcold.h.
+ *
+ * Cell layout (1 + 2 * (1 + B) words, B = len(bounds) + 1 buckets):
+ *   [0]                 ctl: hot bit, reader lock bit, started count
+ *                       (am_uword; see hotcold.h)
+ *   [1 + h*(1+B)]       half h: sum of its observations, double bits
+ *   [2 + h*(1+B) + i]   half h: bucket i, int64, NOT cumulative; the last
+ *                       bucket is +Inf. The bucket add is an observation's
+ *                       last write (the completion signal, W3).
+ * Zero-filled words are the empty histogram.
+ *
+ * observe(x):  W1 fetch_add ctl [acq_rel]; W2 CAS-add x to half.sum
+ *              [relaxed]; W3 fetch_add half.bucket[i] [release].
+ * Readers:     every getter, snapshot() and reset() run R1-R5 of hotcold.h
+ *              into a C buffer, then build Python objects after unlocking.
+ *              A snapshot's count is the sum of its buckets (always equal,
+ *              by construction and after recovery alike); its sum is the sum
+ *              of the same observations, except after a writer died between
+ *              W2 and W3 (its x may be in the sum, counted in no bucket).
+ */
+#include "hotcold.h"
+#include "bounds.h"
+
+#include <math.h>
+
+typedef struct {
+    PyObject_VAR_HEAD   /* ob_size: words of `own` (0 for arena cells) */
+    am_word *cell;      /* immutable after construction: own, or arena words */
+    PyObject *owner;    /* NULL when cell == own; else a private view pinning the words */
+    PyObject *bounds;   /* immutable tuple of floats, possibly shared */
+    am_word own[];      /* the cell for objects that own their storage */
+} HistogramObject;
+
+#define HistogramObject_CAST(op) ((HistogramObject *)(op))
+
+static inline Py_ssize_t
+hist_nbuckets(PyObject *bounds)
+{
+    return PyTuple_GET_SIZE(bounds) + 1;
+}
+
+static inline Py_ssize_t
+hist_cell_words(Py_ssize_t nbuckets)
+{
+    return 1 + 2 * (1 + nbuckets);
+}
+
+static inline am_word *
+hist_half(am_word *cell, Py_ssize_t nbuckets, unsigned h)
+{
+    return cell + 1 + (Py_ssize_t)h * (1 + nbuckets);
+}
+
+/* What a reader copies out under the lock. */
+typedef struct {
+    double sum;
+    int64_t count;
+    int64_t *buckets;  /* nbuckets entries: `stack` or PyMem_Malloc'd */
+    int64_t stack[AM_HC_STACK_WORDS];
+} hist_raw;
+
+/* R1-R5 into `raw`; `reset` drops the data instead of merging it back.
+ * Returns 0, or -1 with MemoryError set (before anything was touched). */
+static int
+hist_read(HistogramObject *self, int reset, hist_raw *raw)
+{
+    Py_ssize_t nb = hist_nbuckets(self->bounds);
+    raw->buckets = raw->stack;
+    if (nb > AM_HC_STACK_WORDS) {
+        raw->buckets = PyMem_Malloc((size_t)nb * sizeof(int64_t));
+        if (raw->buckets == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    am_word *cell = self->cell;
+    am_uword *ctl = (am_uword *)&cell[0];
+    am_word *half[2] = {hist_half(cell, nb, 0), hist_half(cell, nb, 1)};
+    am_word *const buckets[2] = {half[0] + 1, half[1] + 1};
+
+    am_hc_lock(ctl);                                    /* R1 */
+    unsigned cold = am_hc_swap(ctl, buckets, nb);       /* R2, R3 */
+    am_word *c = half[cold], *h = half[!cold];          /* R4 */
+    int64_t sum_bits = am_exchange_acq_rel(&c[0], 0);
+    raw->sum = am_double_of(sum_bits);
+    if (!reset && sum_bits != 0) {
+        am_double_add_relaxed(&h[0], raw->sum);
+    }
+    uint64_t count = 0;
+    for (Py_ssize_t i = 0; i < nb; i++) {
+        int64_t v = am_exchange_acq_rel(&c[1 + i], 0);
+        raw->buckets[i] = v;
+        count += (uint64_t)v;
+        if (!reset && v != 0) {
+            am_fetch_add_relaxed(&h[1 + i], v);
+        }
+    }
+    if (reset) {
+        am_hc_forget(ctl, count);
+    }
+    am_hc_unlock(ctl);                                  /* R5 */
+    raw->count = (int64_t)count;
+    return 0;
+}
+
+static void
+hist_raw_free(hist_raw *raw)
+{
+    if (raw->buckets != raw->stack) {
+        PyMem_Free(raw->buckets);
+    }
+}
+
+/* New reference: the buckets of `raw` as a list of ints. */
+static PyObject *
+hist_bucket_list(const int64_t *buckets, Py_ssize_t nb)
+{
+    PyObject *list = PyList_New(nb);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nb; i++) {
+        PyObject *v = PyLong_FromLongLong(buckets[i]);
+        if (v == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, v);
+    }
+    return list;
+}
+
+static PyObject *
+hist_alloc(PyTypeObject *type, PyObject *bounds_arg, PyObject *view, PyObject *offset)
+{
+    PyObject *bounds = am_bounds_from(bounds_arg);
+    if (bounds == NULL) {
+        return NULL;
+    }
+    Py_ssize_t words = hist_cell_words(hist_nbuckets(bounds));
+    am_word *arena = NULL;
+    PyObject *owner = NULL;
+    if (view != NULL) {
+        arena = am_words_in_view(view, offset, words * (Py_ssize_t)sizeof(am_word));
+        owner = arena ? am_pin_view(view) : NULL;  /* new reference */
+        if (owner == NULL) {
+            Py_DECREF(bounds);
+            return NULL;
+        }
+    }
+    HistogramObject *self = (HistogramObject *)am_hc_alloc(type, arena ? 0 : words);
+    if (self == NULL) {
+        Py_DECREF(bounds);
+        Py_XDECREF(owner);
+        return NULL;
+    }
+    self->bounds = bounds;
+    self->owner = owner;
+    self->cell = arena ? arena : self->own;  /* own[] is zero-filled: empty */
+    return (PyObject *)self;
+}
+
+static PyObject *
+Histogram_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"bounds", NULL};
+    PyObject *bounds;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:AtomicHistogram", kwlist, &bounds)) {
+        return NULL;
+    }
+    return hist_alloc(type, bounds, NULL, NULL);
+}
+
+PyDoc_STRVAR(Histogram_from_buffer_doc,
+"_from_buffer($type, view, offset, bounds, /)\n--\n\n"
+"Private: a histogram whose cell lives at `offset` of a writable memoryview\n"
+"(the multi-process arena), _cell_bytes(len(bounds)) bytes long. The words\n"
+"are used as they are (zero-filled words are an empty histogram).");
+
+static PyObject *
+Histogram_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_from_buffer() takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    return hist_alloc(type, args[2], args[0], args[1]);
+}
+
+PyDoc_STRVAR(Histogram_cell_bytes_doc,
+"_cell_bytes($type, n_bounds, /)\n--\n\n"
+"Private: bytes of arena storage for a histogram with n_bounds finite bounds.");
+
+static PyObject *
+Histogram_cell_bytes(PyTypeObject *Py_UNUSED(type), PyObject *arg)
+{
+    int64_t n;
+    if (am_as_int64(arg, "n_bounds", &n) < 0) {
+        return NULL;
+    }
+    if (n < 1 || n > (int64_t)1 << 40) {
+        PyErr_SetString(PyExc_ValueError, "n_bounds must be at least 1");
+        return NULL;
+    }
+    return PyLong_FromLongLong((long long)hist_cell_words((Py_ssize_t)n + 1) * 8);
+}
+
+static void
+Histogram_dealloc(PyObject *op)
+{
+    HistogramObject *self = HistogramObject_CAST(op);
+    PyTypeObject *tp = Py_TYPE(op);
+    Py_CLEAR(self->owner);
+    Py_CLEAR(self->bounds);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+PyDoc_STRVAR(Histogram_observe_doc,
+"observe($self, x, /)\n--\n\n"
+"Count x (int or float; +-Inf accepted) in the first bucket whose bound is\n"
+">= x and add it to the sum. NaN raises ValueError, other types TypeError;\n"
+"nothing is changed then. Lock-free: three atomic operations, never waits.");
+
+static PyObject *
+Histogram_observe(PyObject *op, PyObject *arg)
+{
+    HistogramObject *self = HistogramObject_CAST(op);
+    double x;
+    if (PyFloat_CheckExact(arg)) {
+        x = PyFloat_AS_DOUBLE(arg);
+    }
+    else if (am_as_double(arg, "x", &x) < 0) {
+        return NULL;
+    }
+    if (isnan(x)) {
+        PyErr_SetString(PyExc_ValueError, "cannot observe NaN");
+        return NULL;
+    }
+    Py_ssize_t i = am_bounds_find(self->bounds, x);
+    Py_ssize_t nb = hist_nbuckets(self->bounds);
+    am_word *half = hist_half(self->cell, nb, am_hc_begin((am_uword *)self->cell));  /* W1 */
+    am_double_add_relaxed(&half[0], x);                                              /* W2 */
+    am_hc_finish(&half[1 + i]);                                                      /* W3 */
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(Histogram_bounds_doc,
+"bounds($self, /)\n--\n\nThe finite upper bounds, a tuple of floats (the +Inf bucket is implied).");
+
+static PyObject *
+Histogram_bounds(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    return Py_NewRef(HistogramObject_CAST(op)->bounds);
+}
+
+PyDoc_STRVAR(Histogram_count_doc,
+"count($self, /)\n--\n\nNumber of observations (the sum of the bucket counts).");
+
+static PyObject *
+Histogram_count(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    hist_raw raw;
+    if (hist_read(HistogramObject_CAST(op), 0, &raw) < 0) {
+        return NULL;
+    }
+    hist_raw_free(&raw);
+    return PyLong_FromLongLong(raw.count);
+}
+
+PyDoc_STRVAR(Histogram_sum_doc, "sum($self, /)\n--\n\nSum of the observations (0.0 when empty).");
+
+static PyObject *
+Histogram_sum(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    hist_raw raw;
+    if (hist_read(HistogramObject_CAST(op), 0, &raw) < 0) {
+        return NULL;
+    }
+    hist_raw_free(&raw);
+    return PyFloat_FromDouble(raw.sum);
+}
+
+PyDoc_STRVAR(Histogram_bucket_counts_doc,
+"bucket_counts($self, /)\n--\n\n"
+"Observations per bucket, not cumulative: len(bounds()) + 1 ints, the last\n"
+"one for the +Inf bucket.");
+
+static PyObject *
+Histogram_bucket_counts(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    HistogramObject *self = HistogramObject_CAST(op);
+    hist_raw raw;
+    if (hist_read(self, 0, &raw) < 0) {
+        return NULL;
+    }
+    PyObject *list = hist_bucket_list(raw.buckets, hist_nbuckets(self->bounds));
+    hist_raw_free(&raw);
+    return list;
+}
+
+PyDoc_STRVAR(Histogram_snapshot_doc,
+"snapshot($self, /)\n--\n\n"
+"A consistent HistogramSnapshot(bounds, buckets, count, sum): exactly the\n"
+"observations started before the call, count == sum(buckets) always.");
+
+static PyObject *
+Histogram_snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    HistogramObject *self = HistogramObject_CAST(op);
+    am_state *st = PyType_GetModuleState(Py_TYPE(op));
+    hist_raw raw;
+    if (hist_read(self, 0, &raw) < 0) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    PyObject *args[4] = {self->bounds, NULL, NULL, NULL};
+    args[1] = hist_bucket_list(raw.buckets, hist_nbuckets(self->bounds));
+    if (args[1] == NULL) {
+        goto error;
+    }
+    args[2] = PyLong_FromLongLong(raw.count);
+    if (args[2] == NULL) {
+        goto error;
+    }
+    args[3] = PyFloat_FromDouble(raw.sum);
+    if (args[3] == NULL) {
+        goto error;
+    }
+    result = am_hc_build(st->histogram_snapshot, st->histogram_snapshot_fields, args);
+error:
+    Py_XDECREF(args[1]);
+    Py_XDECREF(args[2]);
+    Py_XDECREF(args[3]);
+    hist_raw_free(&raw);
+    return result;
+}
+
+PyDoc_STRVAR(Histogram_reset_doc,
+"reset($self, /)\n--\n\n"
+"Forget every observation started before the call (those racing with it\n"
+"are kept whole or dropped whole).");
+
+static PyObject *
+Histogram_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    hist_raw raw;
+    if (hist_read(HistogramObject_CAST(op), 1, &raw) < 0) {
+        return NULL;
+    }
+    hist_raw_free(&raw);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Histogram_methods[] = {
+    {"observe", Histogram_observe, METH_O, Histogram_observe_doc},
+    {"bounds", Histogram_bounds, METH_NOARGS, Histogram_bounds_doc},
+    {"count", Histogram_count, METH_NOARGS, Histogram_count_doc},
+    {"sum", Histogram_sum, METH_NOARGS, Histogram_sum_doc},
+    {"bucket_counts", Histogram_bucket_counts, METH_NOARGS, Histogram_bucket_counts_doc},
+    {"snapshot", Histogram_snapshot, METH_NOARGS, Histogram_snapshot_doc},
+    {"reset", Histogram_reset, METH_NOARGS, Histogram_reset_doc},
+    {"_from_buffer", _PyCFunction_CAST(Histogram_from_buffer), METH_FASTCALL | METH_CLASS,
+     Histogram_from_buffer_doc},
+    {"_cell_bytes", (PyCFunction)(void (*)(void))Histogram_cell_bytes, METH_O | METH_CLASS,
+     Histogram_cell_bytes_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(Histogram_doc,
+"AtomicHistogram(bounds)\n--\n\n"
+"A histogram with fixed bucket upper bounds and lock-free observe().\n\n"
+"Bounds: ints or floats, strictly increasing and finite; a trailing +Inf is\n"
+"accepted and dropped (the +Inf bucket always exists); anything else raises\n"
+"ValueError (TypeError for non-numbers). Bucket i counts\n"
+"bounds[i-1] < x <= bounds[i] (Prometheus `le`).\n\n"
+"Thread-safe (GIL and free-threaded builds, and across processes when the\n"
+"cell lives in a shared arena). observe() never waits: three atomic\n"
+"operations after the bucket search (linear up to 16 bounds, then\n"
+"bisection). Readers (every getter, snapshot(), reset()) exclude each other\n"
+"by a lock bit in the cell, never block observe(), and see a consistent\n"
+"state: client_golang's hot/cold scheme (csrc/hotcold.h). Does not check\n"
+"that the sum stays finite: it becomes +-Inf or NaN like float addition.");
+
+static PyType_Slot Histogram_slots[] = {
+    {Py_tp_new, Histogram_new},
+    {Py_tp_dealloc, Histogram_dealloc},
+    {Py_tp_methods, Histogram_methods},
+    {Py_tp_doc, (void *)Histogram_doc},
+    {0, NULL},
+};
+
+static PyType_Spec Histogram_spec = {
+    .name = "atomicmetrics._core.AtomicHistogram",
+    .basicsize = sizeof(HistogramObject),
+    .itemsize = sizeof(am_word),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Histogram_slots,
+};
 
 int
-am_histogram_register(PyObject *Py_UNUSED(module), am_state *Py_UNUSED(st))
+am_histogram_register(PyObject *module, am_state *st)
 {
-    return 0;
+    st->histogram_snapshot = am_import_attr("atomicmetrics.snapshots", "HistogramSnapshot");
+    if (st->histogram_snapshot == NULL) {
+        return -1;
+    }
+    st->histogram_snapshot_fields = PyObject_GetAttrString(st->histogram_snapshot,
+                                                           "__match_args__");
+    if (st->histogram_snapshot_fields == NULL) {
+        return -1;
+    }
+    if (!PyTuple_Check(st->histogram_snapshot_fields)
+        || PyTuple_GET_SIZE(st->histogram_snapshot_fields) != 4) {
+        PyErr_SetString(PyExc_SystemError, "HistogramSnapshot must have 4 fields");
+        return -1;
+    }
+    st->histogram_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Histogram_spec, NULL);
+    if (st->histogram_type == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(module, st->histogram_type);
 }

@@ -13,6 +13,18 @@ am_get_state(PyObject *module)
     return (am_state *)state;
 }
 
+PyObject *
+am_import_attr(const char *module, const char *name)
+{
+    PyObject *mod = PyImport_ImportModule(module);
+    if (mod == NULL) {
+        return NULL;
+    }
+    PyObject *attr = PyObject_GetAttrString(mod, name);
+    Py_DECREF(mod);
+    return attr;
+}
+
 typedef int (*am_registrar)(PyObject *, am_state *);
 
 /* One entry per C type; each lives in the file named after it. */
@@ -46,7 +58,9 @@ am_exec(PyObject *module)
 #define AM_STATE_TYPES(X) \
     X(counter_type) X(float_type) X(duration_type) X(minmax_type) \
     X(histogram_type) X(rule_metric_type) X(throughput_type) X(ring_type) X(striped_type) \
-    X(timedelta_type)
+    X(timedelta_type) \
+    X(histogram_snapshot) X(histogram_snapshot_fields) X(rule_snapshot) X(rule_snapshot_fields) \
+    X(rule_timer) X(default_duration_bounds)
 
 static int
 am_traverse(PyObject *module, visitproc visit, void *arg)

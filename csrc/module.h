@@ -19,6 +19,15 @@ typedef struct {
     PyTypeObject *ring_type;
     PyTypeObject *striped_type;
     PyTypeObject *timedelta_type;  /* datetime.timedelta, set by am_duration_register */
+    /* Python-side helpers the C types hand their results to, imported once
+     * at module exec from pure-Python leaf modules (histogram.c,
+     * rule_metric.c): read-only afterwards. */
+    PyObject *histogram_snapshot;   /* atomicmetrics.snapshots.HistogramSnapshot */
+    PyObject *histogram_snapshot_fields; /* ... its __match_args__ (field names) */
+    PyObject *rule_snapshot;        /* atomicmetrics.snapshots.RuleExecutionSnapshot */
+    PyObject *rule_snapshot_fields; /* ... its __match_args__ (field names) */
+    PyObject *rule_timer;           /* atomicmetrics.rule_metric.RuleTimer */
+    PyObject *default_duration_bounds; /* ...rule_metric.DEFAULT_DURATION_BUCKETS_NS */
 } am_state;
 
 am_state *am_get_state(PyObject *module);
@@ -77,5 +86,9 @@ am_word *am_words_in_view(PyObject *view, PyObject *offset, Py_ssize_t nbytes);
  * am_words_in_view: a release in between makes it fail, so success proves
  * the words stayed mapped. */
 PyObject *am_pin_view(PyObject *view);
+
+/* getattr(import_module(module), name): new reference, or NULL with an
+ * exception set. For registrars that need a pure-Python leaf module. */
+PyObject *am_import_attr(const char *module, const char *name);
 
 #endif /* AM_MODULE_H */

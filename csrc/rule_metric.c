@@ -1,8 +1,584 @@
-/* rule_metric.c -- placeholder registrar until the type lands. */
-#include "module.h"
+/* rule_metric.c -- RuleExecutionMetric: count, total, min/max, duration
+ * bucket and error count of rule executions, all updated by ONE C call and
+ * read as one consistent snapshot (the hot/cold protocol of hotcold.h).
+ *
+ * Cell layout (2 + 2 * (4 + B) words, B = len(bounds) + 1 buckets):
+ *   [0]                 ctl: hot bit, reader lock bit, started count
+ *                       (am_uword; see hotcold.h)
+ *   [1]                 reserved: total duration of every record() that got
+ *                       past its overflow check, in-flight ones included
+ *                       (int64, CAS [relaxed], never above INT64_MAX). The
+ *                       linearizable overflow check: a record that would
+ *                       take it past 2**63-1 raises before touching anything.
+ *   half h at 2 + h*(4+B):
+ *     [+0] total        int64 sum of durations (<= reserved)
+ *     [+1] errors       int64
+ *     [+2] min_enc      INT64_MAX - min(durations), raised by CAS-max
+ *     [+3] max          max(durations), raised by CAS-max
+ *     [+4+i] bucket i   int64, not cumulative; the last is +Inf. The bucket
+ *                       add is a record's last write (W3).
+ *   min and max are encoded so that 0 is the identity of "raise to": zero
+ *   words are an empty half, merging a half is a CAS-max per word, and they
+ *   are decoded only when the half's count (sum of its buckets) is > 0.
+ *   Durations are >= 0, so both encodings stay in [0, INT64_MAX].
+ *
+ * Why min/max live in each half: a reset() drops the cold half; an
+ * execution racing with it lands whole in the hot half, its min/max with
+ * it, so min <= average <= max holds in every snapshot, reset or not.
+ *
+ * record(d, error):  reserve d on [1] [relaxed CAS, may raise]; W1 fetch_add
+ *                    ctl [acq_rel]; W2 add total, errors, CAS-max min_enc and
+ *                    max [relaxed]; W3 fetch_add bucket [release].
+ * Readers:           R1-R5 of hotcold.h into a C buffer. A reset also takes
+ *                    the dropped total off `reserved`.
+ * Recovery:          after a writer died between W2 and W3 (hotcold.h), the
+ *                    snapshot clamps error_count to the count and the average
+ *                    into [min, max]; its duration may stay in the total and
+ *                    in `reserved` (the overflow limit drops by it).
+ */
+#include "hotcold.h"
+#include "bounds.h"
+
+typedef struct {
+    PyObject_VAR_HEAD   /* ob_size: words of `own` (0 for arena cells) */
+    am_word *cell;      /* immutable after construction: own, or arena words */
+    PyObject *owner;    /* NULL when cell == own; else a private view pinning the words */
+    PyObject *bounds;   /* immutable tuple of floats, possibly shared */
+    am_word own[];      /* the cell for objects that own their storage */
+} RuleObject;
+
+#define RuleObject_CAST(op) ((RuleObject *)(op))
+
+enum { RM_TOTAL, RM_ERRORS, RM_MIN_ENC, RM_MAX, RM_BUCKETS };
+
+static inline Py_ssize_t
+rule_nbuckets(PyObject *bounds)
+{
+    return PyTuple_GET_SIZE(bounds) + 1;
+}
+
+static inline Py_ssize_t
+rule_cell_words(Py_ssize_t nbuckets)
+{
+    return 2 + 2 * (RM_BUCKETS + nbuckets);
+}
+
+static inline am_word *
+rule_half(am_word *cell, Py_ssize_t nbuckets, unsigned h)
+{
+    return cell + 2 + (Py_ssize_t)h * (RM_BUCKETS + nbuckets);
+}
+
+/* What a reader copies out under the lock. */
+typedef struct {
+    int64_t count, total, errors, min_enc, max;
+    int64_t *buckets;  /* nbuckets entries: `stack` or PyMem_Malloc'd */
+    int64_t stack[AM_HC_STACK_WORDS];
+} rule_raw;
+
+static void
+rule_raw_free(rule_raw *raw)
+{
+    if (raw->buckets != raw->stack) {
+        PyMem_Free(raw->buckets);
+    }
+}
+
+/* R1-R5 into `raw`; `reset` drops the data instead of merging it back.
+ * Returns 0, or -1 with MemoryError set (before anything was touched). */
+static int
+rule_read(RuleObject *self, int reset, rule_raw *raw)
+{
+    Py_ssize_t nb = rule_nbuckets(self->bounds);
+    raw->buckets = raw->stack;
+    if (nb > AM_HC_STACK_WORDS) {
+        raw->buckets = PyMem_Malloc((size_t)nb * sizeof(int64_t));
+        if (raw->buckets == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    am_word *cell = self->cell;
+    am_uword *ctl = (am_uword *)&cell[0];
+    am_word *half[2] = {rule_half(cell, nb, 0), rule_half(cell, nb, 1)};
+    am_word *const buckets[2] = {half[0] + RM_BUCKETS, half[1] + RM_BUCKETS};
+
+    am_hc_lock(ctl);                                    /* R1 */
+    unsigned cold = am_hc_swap(ctl, buckets, nb);       /* R2, R3 */
+    am_word *c = half[cold], *h = half[!cold];          /* R4 */
+    raw->total = am_exchange_acq_rel(&c[RM_TOTAL], 0);
+    raw->errors = am_exchange_acq_rel(&c[RM_ERRORS], 0);
+    raw->min_enc = am_exchange_acq_rel(&c[RM_MIN_ENC], 0);
+    raw->max = am_exchange_acq_rel(&c[RM_MAX], 0);
+    uint64_t count = 0;
+    for (Py_ssize_t i = 0; i < nb; i++) {
+        int64_t v = am_exchange_acq_rel(&c[RM_BUCKETS + i], 0);
+        raw->buckets[i] = v;
+        count += (uint64_t)v;
+        if (!reset && v != 0) {
+            am_fetch_add_relaxed(&h[RM_BUCKETS + i], v);
+        }
+    }
+    if (reset) {
+        am_hc_forget(ctl, count);
+        am_fetch_add_relaxed(&cell[1], -raw->total);  /* release the reservation */
+    }
+    else {
+        am_fetch_add_relaxed(&h[RM_TOTAL], raw->total);
+        am_fetch_add_relaxed(&h[RM_ERRORS], raw->errors);
+        am_hc_max_relaxed(&h[RM_MIN_ENC], raw->min_enc);
+        am_hc_max_relaxed(&h[RM_MAX], raw->max);
+    }
+    am_hc_unlock(ctl);                                  /* R5 */
+    raw->count = (int64_t)count;
+    return 0;
+}
+
+/* The derived values of a reading, clamped as the snapshot promises. */
+typedef struct {
+    int64_t errors;
+    double average, error_rate;
+} rule_derived;
+
+static rule_derived
+rule_derive(const rule_raw *raw)
+{
+    rule_derived d = {0, 0.0, 0.0};
+    if (raw->count <= 0) {
+        return d;
+    }
+    d.errors = raw->errors < raw->count ? raw->errors : raw->count;
+    double min = (double)(INT64_MAX - raw->min_enc), max = (double)raw->max;
+    d.average = (double)raw->total / (double)raw->count;
+    if (d.average < min) {
+        d.average = min;
+    }
+    if (d.average > max) {
+        d.average = max;
+    }
+    d.error_rate = (double)d.errors / (double)raw->count;
+    return d;
+}
+
+/* New reference: min or max as an int, None when the reading is empty. */
+static PyObject *
+rule_extreme(const rule_raw *raw, int want_max)
+{
+    if (raw->count <= 0) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLongLong(want_max ? raw->max : INT64_MAX - raw->min_enc);
+}
+
+static PyObject *
+rule_bucket_list(const int64_t *buckets, Py_ssize_t nb)
+{
+    PyObject *list = PyList_New(nb);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nb; i++) {
+        PyObject *v = PyLong_FromLongLong(buckets[i]);
+        if (v == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, v);
+    }
+    return list;
+}
+
+static PyObject *
+rule_alloc(PyTypeObject *type, PyObject *bounds_arg, PyObject *view, PyObject *offset)
+{
+    PyObject *bounds = am_bounds_from(bounds_arg);
+    if (bounds == NULL) {
+        return NULL;
+    }
+    Py_ssize_t words = rule_cell_words(rule_nbuckets(bounds));
+    am_word *arena = NULL;
+    PyObject *owner = NULL;
+    if (view != NULL) {
+        arena = am_words_in_view(view, offset, words * (Py_ssize_t)sizeof(am_word));
+        owner = arena ? am_pin_view(view) : NULL;  /* new reference */
+        if (owner == NULL) {
+            Py_DECREF(bounds);
+            return NULL;
+        }
+    }
+    RuleObject *self = (RuleObject *)am_hc_alloc(type, arena ? 0 : words);
+    if (self == NULL) {
+        Py_DECREF(bounds);
+        Py_XDECREF(owner);
+        return NULL;
+    }
+    self->bounds = bounds;
+    self->owner = owner;
+    self->cell = arena ? arena : self->own;  /* own[] is zero-filled: empty */
+    return (PyObject *)self;
+}
+
+static PyObject *
+Rule_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"buckets", NULL};
+    PyObject *bounds = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:RuleExecutionMetric", kwlist, &bounds)) {
+        return NULL;
+    }
+    if (bounds == NULL) {
+        bounds = ((am_state *)PyType_GetModuleState(type))->default_duration_bounds;
+    }
+    return rule_alloc(type, bounds, NULL, NULL);
+}
+
+PyDoc_STRVAR(Rule_from_buffer_doc,
+"_from_buffer($type, view, offset, buckets, /)\n--\n\n"
+"Private: a rule metric whose cell lives at `offset` of a writable\n"
+"memoryview (the multi-process arena), _cell_bytes(len(buckets)) bytes\n"
+"long. The words are used as they are (zero-filled words are empty).");
+
+static PyObject *
+Rule_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_from_buffer() takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    return rule_alloc(type, args[2], args[0], args[1]);
+}
+
+PyDoc_STRVAR(Rule_cell_bytes_doc,
+"_cell_bytes($type, n_bounds, /)\n--\n\n"
+"Private: bytes of arena storage for a rule metric with n_bounds finite bounds.");
+
+static PyObject *
+Rule_cell_bytes(PyTypeObject *Py_UNUSED(type), PyObject *arg)
+{
+    int64_t n;
+    if (am_as_int64(arg, "n_bounds", &n) < 0) {
+        return NULL;
+    }
+    if (n < 1 || n > (int64_t)1 << 40) {
+        PyErr_SetString(PyExc_ValueError, "n_bounds must be at least 1");
+        return NULL;
+    }
+    return PyLong_FromLongLong((long long)rule_cell_words((Py_ssize_t)n + 1) * 8);
+}
+
+static void
+Rule_dealloc(PyObject *op)
+{
+    RuleObject *self = RuleObject_CAST(op);
+    PyTypeObject *tp = Py_TYPE(op);
+    Py_CLEAR(self->owner);
+    Py_CLEAR(self->bounds);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+PyDoc_STRVAR(Rule_record_doc,
+"record($self, /, duration_ns, error=False)\n--\n\n"
+"Record one execution: count, total, min/max, duration bucket and (when\n"
+"error is true) the error count, in one call. duration_ns must be an int\n"
+">= 0 (TypeError / ValueError); OverflowError when the total would pass\n"
+"2**63-1. Nothing is changed by a call that raises. Lock-free: four atomic\n"
+"operations (plus CAS for a new min or max), never waits.");
+
+/* Whether the keyword `name` (a str from kwnames) is the ASCII `want`. */
+static inline int
+rule_kw_is(PyObject *name, const char *want, Py_ssize_t len)
+{
+    return PyUnicode_IS_ASCII(name) && PyUnicode_GET_LENGTH(name) == len
+           && memcmp(PyUnicode_1BYTE_DATA(name), want, (size_t)len) == 0;
+}
+
+static PyObject *
+Rule_record(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *dur = nargs > 0 ? args[0] : NULL;
+    PyObject *err = nargs > 1 ? args[1] : NULL;
+    if (nargs > 2) {
+        PyErr_Format(PyExc_TypeError, "record() takes at most 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (kwnames != NULL) {
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(kwnames); k++) {
+            PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+            PyObject **slot;
+            if (rule_kw_is(name, "error", 5)) {
+                slot = &err;
+            }
+            else if (rule_kw_is(name, "duration_ns", 11)) {
+                slot = &dur;
+            }
+            else {
+                PyErr_Format(PyExc_TypeError,
+                             "record() got an unexpected keyword argument '%U'", name);
+                return NULL;
+            }
+            if (*slot != NULL) {
+                PyErr_Format(PyExc_TypeError, "record() got multiple values for argument '%U'",
+                             name);
+                return NULL;
+            }
+            *slot = args[nargs + k];
+        }
+    }
+    if (dur == NULL) {
+        PyErr_SetString(PyExc_TypeError, "record() missing required argument 'duration_ns'");
+        return NULL;
+    }
+    int64_t d;
+    if (am_as_int64(dur, "duration_ns", &d) < 0) {
+        return NULL;
+    }
+    if (d < 0) {
+        PyErr_Format(PyExc_ValueError, "duration_ns must be >= 0, not %lld", (long long)d);
+        return NULL;
+    }
+    int is_error = 0;
+    if (err != NULL && err != Py_False) {
+        is_error = err == Py_True ? 1 : PyObject_IsTrue(err);
+        if (is_error < 0) {
+            return NULL;
+        }
+    }
+
+    RuleObject *self = RuleObject_CAST(op);
+    am_word *cell = self->cell;
+    int64_t reserved = am_load_relaxed(&cell[1]);
+    do {
+        if (reserved > INT64_MAX - d) {
+            return am_overflow("record(): total duration", reserved, d);
+        }
+    } while (!am_cas_weak_relaxed(&cell[1], &reserved, reserved + d));
+
+    Py_ssize_t i = am_bounds_find(self->bounds, (double)d);
+    Py_ssize_t nb = rule_nbuckets(self->bounds);
+    am_word *half = rule_half(cell, nb, am_hc_begin((am_uword *)cell));  /* W1 */
+    am_fetch_add_relaxed(&half[RM_TOTAL], d);                             /* W2 */
+    if (is_error) {
+        am_fetch_add_relaxed(&half[RM_ERRORS], 1);
+    }
+    am_hc_max_relaxed(&half[RM_MIN_ENC], INT64_MAX - d);
+    am_hc_max_relaxed(&half[RM_MAX], d);
+    am_hc_finish(&half[RM_BUCKETS + i]);                                  /* W3 */
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(Rule_time_doc,
+"time($self, /)\n--\n\n"
+"A RuleTimer: a context manager and decorator that records the duration of\n"
+"its body (time.perf_counter_ns) with error=True when the body raises; the\n"
+"exception propagates.");
+
+static PyObject *
+Rule_time(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    am_state *st = PyType_GetModuleState(Py_TYPE(op));
+    return PyObject_CallOneArg(st->rule_timer, op);
+}
+
+PyDoc_STRVAR(Rule_bounds_doc,
+"bounds($self, /)\n--\n\nThe finite bucket upper bounds in ns, a tuple of floats.");
+
+static PyObject *
+Rule_bounds(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    return Py_NewRef(RuleObject_CAST(op)->bounds);
+}
+
+/* Each getter takes one consistent reading and returns one value of it. */
+enum rule_field {
+    RF_COUNT, RF_ERRORS, RF_TOTAL, RF_AVERAGE, RF_MIN, RF_MAX, RF_RATE, RF_BUCKETS, RF_NFIELDS
+};
+
+/* New reference: field `f` of a reading. */
+static PyObject *
+rule_field_value(RuleObject *self, const rule_raw *raw, const rule_derived *d, enum rule_field f)
+{
+    switch (f) {
+    case RF_COUNT:
+        return PyLong_FromLongLong(raw->count);
+    case RF_ERRORS:
+        return PyLong_FromLongLong(d->errors);
+    case RF_TOTAL:
+        return PyLong_FromLongLong(raw->total);
+    case RF_AVERAGE:
+        return PyFloat_FromDouble(d->average);
+    case RF_MIN:
+        return rule_extreme(raw, 0);
+    case RF_MAX:
+        return rule_extreme(raw, 1);
+    case RF_RATE:
+        return PyFloat_FromDouble(d->error_rate);
+    default:
+        return rule_bucket_list(raw->buckets, rule_nbuckets(self->bounds));
+    }
+}
+
+static PyObject *
+rule_getter(PyObject *op, enum rule_field f)
+{
+    RuleObject *self = RuleObject_CAST(op);
+    rule_raw raw;
+    if (rule_read(self, 0, &raw) < 0) {
+        return NULL;
+    }
+    rule_derived d = rule_derive(&raw);
+    PyObject *v = rule_field_value(self, &raw, &d, f);
+    rule_raw_free(&raw);
+    return v;
+}
+
+#define RULE_GETTER(name, field, doc)                                          \
+    PyDoc_STRVAR(Rule_##name##_doc, #name "($self, /)\n--\n\n" doc);           \
+    static PyObject *Rule_##name(PyObject *op, PyObject *Py_UNUSED(ignored))   \
+    {                                                                          \
+        return rule_getter(op, field);                                         \
+    }
+
+RULE_GETTER(execution_count, RF_COUNT, "Number of executions recorded.")
+RULE_GETTER(error_count, RF_ERRORS, "Number of executions recorded with error=True.")
+RULE_GETTER(total_duration_ns, RF_TOTAL, "Sum of the recorded durations, in ns.")
+RULE_GETTER(average_duration_ns, RF_AVERAGE, "Mean duration in ns, a float (0.0 when empty).")
+RULE_GETTER(min_duration_ns, RF_MIN, "Shortest duration in ns, None when empty.")
+RULE_GETTER(max_duration_ns, RF_MAX, "Longest duration in ns, None when empty.")
+RULE_GETTER(error_rate, RF_RATE, "error_count / execution_count, 0.0 when empty.")
+RULE_GETTER(bucket_counts, RF_BUCKETS,
+            "Executions per duration bucket, not cumulative: len(bounds()) + 1\n"
+            "ints, the last one for the +Inf bucket.")
+
+PyDoc_STRVAR(Rule_snapshot_doc,
+"snapshot($self, /)\n--\n\n"
+"A consistent RuleExecutionSnapshot: exactly the executions recorded before\n"
+"the call. count == sum(bucket_counts), errors <= count, min <= average <= max.");
+
+static PyObject *
+Rule_snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    RuleObject *self = RuleObject_CAST(op);
+    am_state *st = PyType_GetModuleState(Py_TYPE(op));
+    rule_raw raw;
+    if (rule_read(self, 0, &raw) < 0) {
+        return NULL;
+    }
+    rule_derived d = rule_derive(&raw);
+    PyObject *fields[RF_NFIELDS] = {NULL};
+    PyObject *result = NULL;
+    for (int f = 0; f < RF_NFIELDS; f++) {
+        fields[f] = rule_field_value(self, &raw, &d, (enum rule_field)f);
+        if (fields[f] == NULL) {
+            goto error;
+        }
+    }
+    result = am_hc_build(st->rule_snapshot, st->rule_snapshot_fields, fields);
+error:
+    for (int f = 0; f < RF_NFIELDS; f++) {
+        Py_XDECREF(fields[f]);
+    }
+    rule_raw_free(&raw);
+    return result;
+}
+
+PyDoc_STRVAR(Rule_reset_doc,
+"reset($self, /)\n--\n\n"
+"Forget every execution recorded before the call (those racing with it are\n"
+"kept whole or dropped whole).");
+
+static PyObject *
+Rule_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    rule_raw raw;
+    if (rule_read(RuleObject_CAST(op), 1, &raw) < 0) {
+        return NULL;
+    }
+    rule_raw_free(&raw);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Rule_methods[] = {
+    {"record", _PyCFunction_CAST(Rule_record), METH_FASTCALL | METH_KEYWORDS, Rule_record_doc},
+    {"time", Rule_time, METH_NOARGS, Rule_time_doc},
+    {"bounds", Rule_bounds, METH_NOARGS, Rule_bounds_doc},
+    {"execution_count", Rule_execution_count, METH_NOARGS, Rule_execution_count_doc},
+    {"error_count", Rule_error_count, METH_NOARGS, Rule_error_count_doc},
+    {"total_duration_ns", Rule_total_duration_ns, METH_NOARGS, Rule_total_duration_ns_doc},
+    {"average_duration_ns", Rule_average_duration_ns, METH_NOARGS, Rule_average_duration_ns_doc},
+    {"min_duration_ns", Rule_min_duration_ns, METH_NOARGS, Rule_min_duration_ns_doc},
+    {"max_duration_ns", Rule_max_duration_ns, METH_NOARGS, Rule_max_duration_ns_doc},
+    {"error_rate", Rule_error_rate, METH_NOARGS, Rule_error_rate_doc},
+    {"bucket_counts", Rule_bucket_counts, METH_NOARGS, Rule_bucket_counts_doc},
+    {"snapshot", Rule_snapshot, METH_NOARGS, Rule_snapshot_doc},
+    {"reset", Rule_reset, METH_NOARGS, Rule_reset_doc},
+    {"_from_buffer", _PyCFunction_CAST(Rule_from_buffer), METH_FASTCALL | METH_CLASS,
+     Rule_from_buffer_doc},
+    {"_cell_bytes", (PyCFunction)(void (*)(void))Rule_cell_bytes, METH_O | METH_CLASS,
+     Rule_cell_bytes_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(Rule_doc,
+"RuleExecutionMetric(buckets=DEFAULT_DURATION_BUCKETS_NS)\n--\n\n"
+"Execution count, error count, total/min/max duration and a duration\n"
+"histogram of one rule, recorded by one lock-free C call.\n\n"
+"buckets: upper bounds in ns, same rules as AtomicHistogram's bounds.\n"
+"Thread-safe (GIL and free-threaded builds, and across processes when the\n"
+"cell lives in a shared arena). record() never waits; readers (getters,\n"
+"snapshot(), reset()) exclude each other by a lock bit in the cell, never\n"
+"block record(), and see one consistent set of executions (csrc/hotcold.h).\n"
+"Durations are placed in buckets by their nearest double (exact below\n"
+"2**53 ns); the average is clamped into [min, max] against rounding.");
+
+static PyType_Slot Rule_slots[] = {
+    {Py_tp_new, Rule_new},
+    {Py_tp_dealloc, Rule_dealloc},
+    {Py_tp_methods, Rule_methods},
+    {Py_tp_doc, (void *)Rule_doc},
+    {0, NULL},
+};
+
+static PyType_Spec Rule_spec = {
+    .name = "atomicmetrics._core.RuleExecutionMetric",
+    .basicsize = sizeof(RuleObject),
+    .itemsize = sizeof(am_word),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Rule_slots,
+};
 
 int
-am_rule_metric_register(PyObject *Py_UNUSED(module), am_state *Py_UNUSED(st))
+am_rule_metric_register(PyObject *module, am_state *st)
 {
-    return 0;
+    st->rule_snapshot = am_import_attr("atomicmetrics.snapshots", "RuleExecutionSnapshot");
+    if (st->rule_snapshot == NULL) {
+        return -1;
+    }
+    st->rule_snapshot_fields = PyObject_GetAttrString(st->rule_snapshot, "__match_args__");
+    if (st->rule_snapshot_fields == NULL) {
+        return -1;
+    }
+    if (!PyTuple_Check(st->rule_snapshot_fields)
+        || PyTuple_GET_SIZE(st->rule_snapshot_fields) != RF_NFIELDS) {
+        PyErr_SetString(PyExc_SystemError, "RuleExecutionSnapshot must have 8 fields");
+        return -1;
+    }
+    st->rule_timer = am_import_attr("atomicmetrics.rule_metric", "RuleTimer");
+    if (st->rule_timer == NULL) {
+        return -1;
+    }
+    PyObject *defaults = am_import_attr("atomicmetrics.rule_metric", "DEFAULT_DURATION_BUCKETS_NS");
+    if (defaults == NULL) {
+        return -1;
+    }
+    st->default_duration_bounds = am_bounds_from(defaults);
+    Py_DECREF(defaults);
+    if (st->default_duration_bounds == NULL) {
+        return -1;
+    }
+    st->rule_metric_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Rule_spec, NULL);
+    if (st->rule_metric_type == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(module, st->rule_metric_type);
 }

@@ -12,17 +12,26 @@ from atomicmetrics._core import (
     AtomicCounter,
     AtomicDuration,
     AtomicFloat,
+    AtomicHistogram,
     AtomicMinMax,
+    RuleExecutionMetric,
     StripedCounter,
 )
 from atomicmetrics.exposition import generate_text
 from atomicmetrics.openmetrics import generate_openmetrics
+from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
+from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot
 
 __all__ = [
+    "DEFAULT_DURATION_BUCKETS_NS",
     "AtomicCounter",
     "AtomicDuration",
     "AtomicFloat",
+    "AtomicHistogram",
     "AtomicMinMax",
+    "HistogramSnapshot",
+    "RuleExecutionMetric",
+    "RuleExecutionSnapshot",
     "StripedCounter",
     "generate_openmetrics",
     "generate_text",

@@ -9,15 +9,27 @@ production use.
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
+from collections.abc import Iterable
 from datetime import timedelta
 from fractions import Fraction
 
+from atomicmetrics._bounds import as_bounds
 from atomicmetrics._float64 import as_double, same_bits
-from atomicmetrics._int64 import as_int64, check_int64
+from atomicmetrics._int64 import INT64_MAX, as_int64, check_int64
+from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS, RuleTimer
+from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot
 
-__all__ = ["MutexCounter", "MutexDuration", "MutexFloat", "MutexMinMax"]
+__all__ = [
+    "MutexCounter",
+    "MutexDuration",
+    "MutexFloat",
+    "MutexHistogram",
+    "MutexMinMax",
+    "MutexRuleExecutionMetric",
+]
 
 
 class MutexCounter:
@@ -230,3 +242,138 @@ class MutexMinMax:
         if pair is None:
             return "MutexMinMax(empty)"
         return f"MutexMinMax(min={pair[0]}, max={pair[1]})"
+
+
+class MutexHistogram:
+    """A fixed-bucket histogram guarded by a ``threading.Lock``.
+
+    Twin of ``AtomicHistogram``: same bounds rules, same ``le`` bucket
+    search, same getters and errors.
+    """
+
+    __slots__ = ("_bounds", "_buckets", "_lock", "_sum")
+
+    def __init__(self, bounds: Iterable[float]) -> None:
+        self._bounds = as_bounds(bounds)
+        self._lock = threading.Lock()
+        self._buckets = [0] * (len(self._bounds) + 1)  # guarded by _lock
+        self._sum = 0.0  # guarded by _lock
+
+    def observe(self, x: float) -> None:
+        v = as_double(x, "x")
+        if math.isnan(v):
+            raise ValueError("cannot observe NaN")
+        i = bisect.bisect_left(self._bounds, v)
+        with self._lock:
+            self._buckets[i] += 1
+            self._sum += v
+
+    def bounds(self) -> tuple[float, ...]:
+        return self._bounds
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(self._buckets)
+
+    def sum(self) -> float:
+        with self._lock:
+            return self._sum
+
+    def bucket_counts(self) -> list[int]:
+        with self._lock:
+            return list(self._buckets)
+
+    def snapshot(self) -> HistogramSnapshot:
+        with self._lock:
+            buckets, total = list(self._buckets), self._sum
+        return HistogramSnapshot(self._bounds, buckets, sum(buckets), total)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._buckets = [0] * len(self._buckets)
+            self._sum = 0.0
+
+
+class MutexRuleExecutionMetric:
+    """Rule-execution statistics guarded by a ``threading.Lock``.
+
+    Twin of ``RuleExecutionMetric``: same bounds rules, same errors, same
+    getters and snapshot (average clamped into [min, max] the same way).
+    """
+
+    __slots__ = ("_bounds", "_buckets", "_errors", "_lock", "_max", "_min", "_total")
+
+    def __init__(self, buckets: Iterable[float] = DEFAULT_DURATION_BUCKETS_NS) -> None:
+        self._bounds = as_bounds(buckets)
+        self._lock = threading.Lock()
+        self._buckets = [0] * (len(self._bounds) + 1)  # the rest guarded by _lock
+        self._total = 0
+        self._errors = 0
+        self._min = INT64_MAX
+        self._max = 0
+
+    def record(self, duration_ns: int, error: bool = False) -> None:
+        d = as_int64(duration_ns, "duration_ns")
+        if d < 0:
+            raise ValueError(f"duration_ns must be >= 0, not {d}")
+        is_error = bool(error)
+        i = bisect.bisect_left(self._bounds, float(d))
+        with self._lock:
+            if self._total > INT64_MAX - d:
+                raise OverflowError(
+                    f"record(): total duration: {self._total} + {d} is out of the signed"
+                    " 64-bit range; nothing was changed"
+                )
+            self._total += d
+            self._errors += is_error
+            self._min = min(self._min, d)
+            self._max = max(self._max, d)
+            self._buckets[i] += 1
+
+    def time(self) -> RuleTimer:
+        return RuleTimer(self)
+
+    def bounds(self) -> tuple[float, ...]:
+        return self._bounds
+
+    def snapshot(self) -> RuleExecutionSnapshot:
+        with self._lock:
+            buckets, total, errors = list(self._buckets), self._total, self._errors
+            mn, mx = self._min, self._max
+        count = sum(buckets)
+        if count == 0:
+            return RuleExecutionSnapshot(0, 0, total, 0.0, None, None, 0.0, buckets)
+        average = min(max(float(total) / count, float(mn)), float(mx))
+        return RuleExecutionSnapshot(
+            count, errors, total, average, mn, mx, float(errors) / count, buckets
+        )
+
+    def execution_count(self) -> int:
+        return self.snapshot().execution_count
+
+    def error_count(self) -> int:
+        return self.snapshot().error_count
+
+    def total_duration_ns(self) -> int:
+        return self.snapshot().total_duration_ns
+
+    def average_duration_ns(self) -> float:
+        return self.snapshot().average_duration_ns
+
+    def min_duration_ns(self) -> int | None:
+        return self.snapshot().min_duration_ns
+
+    def max_duration_ns(self) -> int | None:
+        return self.snapshot().max_duration_ns
+
+    def error_rate(self) -> float:
+        return self.snapshot().error_rate
+
+    def bucket_counts(self) -> list[int]:
+        return self.snapshot().bucket_counts
+
+    def reset(self) -> None:
+        with self._lock:
+            self._buckets = [0] * len(self._buckets)
+            self._total = self._errors = self._max = 0
+            self._min = INT64_MAX

@@ -1,0 +1,166 @@
+/* hotcold.c -- the reader side of the hot/cold protocol (see hotcold.h):
+ * the in-cell reader lock, the swap with its bounded cooldown, and the
+ * recovery rules for dead writers and readers. Cold path only. */
+#include "hotcold.h"
+
+#include <sched.h>
+#include <time.h>
+
+/* Spins with a CPU pause before the waits start yielding the CPU; the
+ * deadline clock is read once every AM_HC_CLOCK_EVERY waits after that. */
+#define AM_HC_SPINS 128u
+#define AM_HC_CLOCK_EVERY 16u
+
+static int64_t
+am_hc_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* One step of a bounded wait: spin, then yield. Returns the current time
+ * when it was read on this step, else 0. */
+static int64_t
+am_hc_pause(unsigned step)
+{
+    if (step < AM_HC_SPINS) {
+        am_cpu_relax();
+        return 0;
+    }
+    sched_yield();
+    return (step % AM_HC_CLOCK_EVERY) == 0 ? am_hc_now_ns() : 0;
+}
+
+void
+am_hc_lock(am_uword *ctl)
+{
+    uint64_t seen = am_uload_acquire(ctl);
+    int64_t start = 0;      /* when the wait began (0: not yet timed) */
+    int64_t stale_from = 0; /* since when no progress was seen */
+    for (unsigned step = 0;; step++) {
+        if (!(seen & AM_HC_LOCK)) {
+            uint64_t old = am_ufetch_or_acq_rel(ctl, AM_HC_LOCK);
+            if (!(old & AM_HC_LOCK)) {
+                return;
+            }
+            stale_from = 0;  /* it was free a moment ago: readers progress */
+            seen = old;
+        }
+        int64_t now = am_hc_pause(step);
+        uint64_t cur = am_uload_acquire(ctl);
+        if ((cur ^ seen) & AM_HC_HOT) {
+            stale_from = 0;  /* another reader swapped: it is alive */
+        }
+        seen = cur;
+        if (now == 0) {
+            continue;
+        }
+        if (start == 0) {
+            start = now;
+        }
+        if (stale_from == 0) {
+            stale_from = now;
+        }
+        if (now - stale_from >= AM_HC_STALE_LOCK_NS || now - start >= AM_HC_MAX_WAIT_NS) {
+            /* Take the lock over: its bit stays set and is now ours. */
+            am_ufetch_or_acq_rel(ctl, AM_HC_LOCK);
+            return;
+        }
+    }
+}
+
+void
+am_hc_unlock(am_uword *ctl)
+{
+    am_ufetch_and_release(ctl, ~AM_HC_LOCK);
+}
+
+PyObject *
+am_hc_alloc(PyTypeObject *type, Py_ssize_t nitems)
+{
+    size_t size = (size_t)type->tp_basicsize + (size_t)nitems * (size_t)type->tp_itemsize;
+    PyVarObject *op = PyObject_Malloc(size);
+    if (op == NULL) {
+        return PyErr_NoMemory();
+    }
+    memset(op, 0, size);
+    /* Sets the type (a new reference: heap type), refcount and ob_size. */
+    return (PyObject *)PyObject_InitVar(op, type, nitems);
+}
+
+PyObject *
+am_hc_build(PyObject *cls, PyObject *names, PyObject *const *values)
+{
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    PyObject *empty = PyTuple_New(0);
+    if (empty == NULL) {
+        return NULL;
+    }
+    PyObject *obj = tp->tp_new(tp, empty, NULL);
+    Py_DECREF(empty);
+    if (obj == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        if (PyObject_GenericSetAttr(obj, PyTuple_GET_ITEM(names, i), values[i]) < 0) {
+            Py_DECREF(obj);
+            return NULL;
+        }
+    }
+    return obj;
+}
+
+static uint64_t
+am_hc_bucket_sum(am_word *buckets, Py_ssize_t nbuckets)
+{
+    uint64_t sum = 0;
+    for (Py_ssize_t i = 0; i < nbuckets; i++) {
+        sum += (uint64_t)am_load_acquire(&buckets[i]);  /* pairs with W3 */
+    }
+    return sum;
+}
+
+void
+am_hc_forget(am_uword *ctl, uint64_t dropped)
+{
+    uint64_t cur = am_uload_relaxed(ctl);
+    for (;;) {
+        uint64_t started = cur & AM_HC_COUNT;
+        uint64_t next = (cur & ~AM_HC_COUNT) | (started > dropped ? started - dropped : 0);
+        if (am_ucas_acq_rel(ctl, &cur, next)) {
+            return;
+        }
+    }
+}
+
+unsigned
+am_hc_swap(am_uword *ctl, am_word *const buckets[2], Py_ssize_t nbuckets)
+{
+    uint64_t n = am_ufetch_add_acq_rel(ctl, AM_HC_HOT);  /* R2 */
+    unsigned cold = (unsigned)(n >> 63);
+    uint64_t expected = n & AM_HC_COUNT;
+    uint64_t got = am_hc_bucket_sum(buckets[cold], nbuckets);
+    int64_t start = 0;
+    for (unsigned step = 0; got < expected; step++) {  /* R3 */
+        int64_t now = am_hc_pause(step);
+        got = am_hc_bucket_sum(buckets[cold], nbuckets);
+        if (now != 0) {
+            if (start == 0) {
+                start = now;
+            }
+            else if (now - start >= AM_HC_COOLDOWN_NS) {
+                break;
+            }
+        }
+    }
+    if (got < expected) {
+        /* Writers died (or stalled) between W1 and W3: stop waiting for them. */
+        am_hc_forget(ctl, expected - got);
+    }
+    else if (got > expected) {
+        /* Writers given up on earlier finished after all: count them again. */
+        am_ufetch_add_acq_rel(ctl, got - expected);
+    }
+    return cold;
+}

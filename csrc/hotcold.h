@@ -1,0 +1,155 @@
+/* hotcold.h -- the hot/cold protocol shared by AtomicHistogram and
+ * RuleExecutionMetric: writers that never wait, snapshots that are
+ * consistent (every field describes the same set of operations).
+ *
+ * Modelled on client_golang's histogram (countAndHotIdx, waitForCooldown,
+ * addAndResetCounts), with three changes: the bucket words themselves signal
+ * completion (no separate count word), the reader lock is a bit of the
+ * control word (so it works across processes in a shared-memory arena), and
+ * every wait is bounded so that a process killed mid-update cannot hang the
+ * others.
+ *
+ * ---- Layout ----------------------------------------------------------------
+ *
+ *   ctl (am_uword, word 0 of the cell)
+ *     bit 63     index of the hot half (0 or 1)
+ *     bit 62     reader lock (AM_HC_LOCK)
+ *     bits 0-61  "started": operations started and not yet dropped by a
+ *                reset. Equals the sum of every bucket word of both halves
+ *                once all started operations have finished.
+ *   half[0], half[1]
+ *     type-specific words (sum, total, min, ...), then `nbuckets` bucket
+ *     words. Every operation adds exactly 1 to exactly one bucket of the
+ *     half it started in, and that add is its LAST write.
+ *
+ * Zero-filled memory is the valid empty state (hot half 0, lock free,
+ * nothing started, every half empty).
+ *
+ * ---- Writer (never waits, never takes the lock) ----------------------------
+ *
+ *   W1  n = fetch_add(ctl, 1)                          [acq_rel]
+ *       hot = n >> 63. The acquire pairs with the release of the reader's
+ *       R2/R5 on ctl: the reader's zeroing of this half happens-before our
+ *       writes to it.
+ *   W2  relaxed updates of half[hot]'s other words.
+ *   W3  fetch_add(half[hot].bucket[i], 1)              [release]
+ *       The completion signal: publishes W2 to the reader of R3.
+ *
+ * ---- Reader (snapshot, reset, every getter) --------------------------------
+ *
+ *   R1  lock: fetch_or(ctl, LOCK) [acq_rel] until the old value had LOCK
+ *       clear. Readers exclude each other; writers ignore the bit.
+ *   R2  swap: n = fetch_add(ctl, 1 << 63) [acq_rel]. cold = n >> 63 is the
+ *       old hot half; expected = n & COUNT. Every operation started before
+ *       R2 went to `cold`, every later one goes to the new hot half, and the
+ *       previous reader left the new hot half empty (R4), so cold's buckets
+ *       sum to `expected` once the operations started before R2 finish.
+ *   R3  cooldown: acquire-load cold's buckets until they sum to `expected`
+ *       [acquire, pairs with W3]. Buckets only grow while we hold the lock,
+ *       so a sum equal to `expected` means every word read was final: every
+ *       operation started before R2 finished and its W2 writes are visible.
+ *   R4  move: exchange every cold word with 0 [acq_rel]; a snapshot adds
+ *       each value into the hot half (so the hot half again holds all
+ *       history), a reset drops them and takes their bucket total off
+ *       `started`. The exchanged values ARE the snapshot: they are copied
+ *       into a C buffer, and Python objects are built only after R5.
+ *   R5  unlock: fetch_and(ctl, ~LOCK) [release].
+ *
+ * What a reader observes: exactly the operations started before its R2
+ * (the linearization point of snapshot() and reset()), each one whole.
+ * A writer is linearized at W1; it returns after W3, so a snapshot taken
+ * after a record() returned contains it.
+ *
+ * ---- Recovery (processes sharing an arena can die at any instruction) -----
+ *
+ *   Writer killed between W1 and W3 (or stalled longer than the bound):
+ *     R3 gives up after AM_HC_COOLDOWN_NS and uses the buckets as they are.
+ *     The snapshot's count is the sum of its buckets, so count == sum of
+ *     buckets still holds; the dead writer's W2 words may be in (its sum,
+ *     total or error), which the types document and clamp. `started` is
+ *     lowered by the missing operations so that later snapshots do not wait
+ *     for them again; if the "dead" writer was only stalled and finishes
+ *     later, a later R3 finds more than `expected` and raises `started`
+ *     back (the books balance again).
+ *   Reader killed while holding the lock (or stalled longer than the bound):
+ *     a waiting reader takes the lock over once it has seen the lock held,
+ *     with no reader making progress (no swap of the hot bit, never free),
+ *     for AM_HC_STALE_LOCK_NS. A live holder holds the lock at most
+ *     AM_HC_COOLDOWN_NS plus a few microseconds, far below that bound. If
+ *     the holder was only stalled, the two readers overlap: every value is
+ *     still moved by exchange (nothing is lost or counted twice in the
+ *     cell), but one of the two snapshots may be torn.
+ *   Every wait also ends after AM_HC_MAX_WAIT_NS whatever happens.
+ */
+#ifndef AM_HOTCOLD_H
+#define AM_HOTCOLD_H
+
+#include "module.h"
+
+#define AM_HC_HOT ((uint64_t)1 << 63)
+#define AM_HC_LOCK ((uint64_t)1 << 62)
+#define AM_HC_COUNT (AM_HC_LOCK - 1)
+
+/* Bounds of the waits (see Recovery above). A cooldown in one process is
+ * immediate under the GIL; the bound only matters for dead or stopped
+ * writers in other processes / free-threaded threads. */
+#define AM_HC_COOLDOWN_NS 250000000LL     /* 0.25 s */
+#define AM_HC_STALE_LOCK_NS 1000000000LL  /* 1 s, > cooldown + move */
+#define AM_HC_MAX_WAIT_NS 10000000000LL   /* 10 s, whatever happens */
+
+/* W1: start an operation; returns the index of the half to write. */
+static inline unsigned
+am_hc_begin(am_uword *ctl)
+{
+    return (unsigned)(am_ufetch_add_acq_rel(ctl, 1) >> 63);
+}
+
+/* W3: finish an operation by counting it in its bucket. */
+static inline void
+am_hc_finish(am_word *bucket)
+{
+    am_fetch_add_release(bucket, 1);
+}
+
+/* Raise *w to v if v is larger (relaxed: published by W3 or R5). */
+static inline void
+am_hc_max_relaxed(am_word *w, int64_t v)
+{
+    int64_t cur = am_load_relaxed(w);
+    while (v > cur && !am_cas_weak_relaxed(w, &cur, v)) {
+    }
+}
+
+/* R1 / R5. am_hc_lock always returns holding the lock (possibly taken over
+ * from a dead reader). No Python code may run between the two calls. */
+void am_hc_lock(am_uword *ctl);
+void am_hc_unlock(am_uword *ctl);
+
+/* R2 + R3: swap hot and cold and wait (bounded) until the cold half is
+ * complete. `buckets[h]` points at half h's bucket words. Returns the index
+ * of the cold half; the caller then moves its words (R4). */
+unsigned am_hc_swap(am_uword *ctl, am_word *const buckets[2], Py_ssize_t nbuckets);
+
+/* R4 of a reset: take `dropped` operations off `started` (never below 0,
+ * the lock and hot bits untouched). */
+void am_hc_forget(am_uword *ctl, uint64_t dropped);
+
+/* Allocate a variable-size object of `type` with `nitems` zero-filled
+ * trailing words (an object that owns its cell). Unlike tp_alloc this adds
+ * no sentinel item, so an object costs exactly its __sizeof__. New
+ * reference, or NULL with MemoryError set. For non-GC types only. */
+PyObject *am_hc_alloc(PyTypeObject *type, Py_ssize_t nitems);
+
+/* Build an instance of the frozen dataclass `cls` whose fields are named by
+ * the tuple `names` (its __match_args__), from `values` (borrowed, one per
+ * name), the way copy and pickle do: object.__new__, then object.__setattr__
+ * per field, skipping the generated __init__ (which costs ~1 us for eight
+ * frozen fields). The snapshot classes therefore must not rely on
+ * __post_init__. New reference, or NULL with an exception set. */
+PyObject *am_hc_build(PyObject *cls, PyObject *names, PyObject *const *values);
+
+/* Words of the C buffer readers copy into before building Python objects:
+ * on the stack up to this many, else PyMem_Malloc'd before the lock. */
+#define AM_HC_STACK_WORDS 64
+
+#endif /* AM_HOTCOLD_H */
