@@ -36,12 +36,10 @@ from typing import Any, TypeVar
 
 from atomicmetrics import _processes
 from atomicmetrics._core import (
-    DEFAULT_DURATION_BUCKETS_NS,
     AtomicCounter,
     AtomicFloat,
     AtomicHistogram,
     RuleExecutionMetric,
-    ThroughputMetric,
 )
 from atomicmetrics.arena import (
     KIND_FAMILY,
@@ -59,8 +57,10 @@ from atomicmetrics.formatting import render_labels
 from atomicmetrics.gauge import GaugeFamily
 from atomicmetrics.histogram import DEFAULT_BUCKETS_S, HistogramFamily
 from atomicmetrics.registry import Registry
+from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
 from atomicmetrics.samples import Collector, LabelPairs, MetricFamily, Sample
 from atomicmetrics.storage import CellKey, MultiprocessMode
+from atomicmetrics.throughput import ThroughputMetric
 
 __all__ = ["ENV_VAR", "ArenaError", "ArenaStorage", "MultiProcessRegistry"]
 
