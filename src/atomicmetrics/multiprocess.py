@@ -520,11 +520,11 @@ class MultiProcessRegistry(Registry):
         for family in list(self._families.values()):
             if not family.labelnames:
                 continue
-            stale = [v for v in list(family._children) if storage.stale(family.name, v)]
+            stale = [k for k in list(family._children) if storage.stale(family.name, _values(k))]
             if stale:
                 with family._lock:
-                    for values in stale:
-                        if family._children.pop(values, None) is family._overflow:
+                    for key in stale:
+                        if family._children.pop(key, None) is family._overflow:
                             family._overflow = None
 
     def _mirror(self, record: Record) -> None:
@@ -664,6 +664,11 @@ class MultiProcessRegistry(Registry):
 
 
 _KINDS = ("counter", "gauge", "histogram", "rule_execution", "throughput")
+
+
+def _values(key: str | tuple[str, ...]) -> tuple[str, ...]:
+    """Label values of a key of ``Family._children`` (a one-label family keys by the value)."""
+    return key if isinstance(key, tuple) else (key,)
 
 
 def _spec(kind: str, family: Family[Any]) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from atomicmetrics import generate_text
-from atomicmetrics.arena import ArenaError
+from atomicmetrics import AtomicCounter, generate_text
+from atomicmetrics.arena import KIND_SERIES, Arena, ArenaError, dumps
 from atomicmetrics.multiprocess import ENV_VAR, MultiProcessRegistry
 
 pytestmark = [
@@ -105,7 +105,7 @@ def test_rule_metric_and_histogram_sum_across_processes(tmp_path: Path) -> None:
     assert got[("rule_executions_total", r1)] == 3000
     assert got[("rule_errors_total", r1)] == 300
     assert got[("rule_duration_seconds_count", r1)] == 3000
-    assert got[("rule_duration_seconds_bucket", (*r1, ("le", "1e-06")))] == 1500
+    assert got[("rule_duration_seconds_bucket", (("le", "1e-06"), *r1))] == 1500
     assert got[("rule_duration_min_seconds", r1)] == pytest.approx(500e-9)
     assert got[("rule_duration_max_seconds", r1)] == pytest.approx(5_000e-9)
     assert got[("latency_count", ())] == 3000
@@ -257,6 +257,44 @@ def test_a_worker_killed_mid_recording_loses_no_acknowledged_update(tmp_path: Pa
     # Recording goes on in the arena the dead worker left.
     rule.record(1)
     assert scrape(reg)[("victim_executions_total", ())] >= acked + 1
+
+
+@pytest.mark.parametrize(
+    ("what", "word"),
+    [
+        ("writer killed between its first and last word", 1),
+        ("reader killed holding the lock", 1 << 62),
+    ],
+)
+def test_a_process_killed_inside_the_hot_cold_protocol_does_not_hang_scrapes(
+    tmp_path: Path, what: str, word: int
+) -> None:
+    """Deterministic versions of a SIGKILL at the worst instruction.
+
+    Word 0 of a rule-metric cell is its control word (csrc/hotcold.h): a
+    writer adds 1 there first and completes with its bucket add; a reader
+    sets bit 62 while it snapshots. The child leaves either half-done and
+    is SIGKILLed; every later scrape must stay bounded and exact.
+    """
+    reg = MultiProcessRegistry(tmp_path)
+    rule = reg.rule_execution("victim", "Killed.", buckets=(1_000,))
+    rule.record(10)
+
+    def die_mid_operation() -> None:
+        rule.record(20)
+        cell = Arena(tmp_path).find(KIND_SERIES, dumps(["victim", [], "rule", 0]))
+        assert cell is not None
+        AtomicCounter._from_buffer(cell.view, cell.cell_offset).add(word)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    pid = fork(die_mid_operation)
+    assert os.waitpid(pid, 0)[1] != 0
+    for _ in range(3):
+        got = scrape(reg)
+        assert got[("victim_executions_total", ())] == 2, what
+        assert got[("victim_duration_seconds_count", ())] == 2, what
+    rule.record(30)
+    assert scrape(reg)[("victim_executions_total", ())] == 3
 
 
 def test_corrupt_or_foreign_arena_raises_a_clear_error(tmp_path: Path) -> None:
