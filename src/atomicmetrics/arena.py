@@ -360,11 +360,11 @@ class Arena:
         used = sum(self.segment_bytes(s) for s in range(min(segment, MAX_SEGMENTS))) + offset
         return used // RECORD_HEADER_BYTES
 
-    def sync(self) -> list[Record]:
-        """Every linked record, in log order (a new list; the records are shared)."""
+    def sync(self, start: int = 0) -> list[Record]:
+        """The linked records from the ``start``-th on, in log order (a new list)."""
         with self._lock:
             self._sync_locked()
-            return list(self._records)
+            return self._records[start:]
 
     def find(self, kind: int, key: str) -> Record | None:
         """The record of ``kind`` and ``key`` if any process has linked one."""

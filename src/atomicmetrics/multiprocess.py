@@ -91,12 +91,13 @@ class _LabelSet:
     ``cells`` are the per-process cells of a gauge, in log order.
     """
 
-    __slots__ = ("cells", "gen", "record", "values")
+    __slots__ = ("cells", "gen", "record", "tombstoned", "values")
 
     def __init__(self, values: tuple[str, ...], gen: int, record: Record) -> None:
         self.values = values
         self.gen = gen
         self.record = record
+        self.tombstoned = False  # a tombstone of this generation was indexed
         self.cells: list[_GaugeCell] = []
 
     def removed(self) -> bool:
@@ -125,7 +126,9 @@ class ArenaStorage:
     * ``[family, labelvalues, role, gen]`` -- a shared cell (counter parts,
       histogram, rule, throughput): every process asking gets these words;
     * ``[family, labelvalues, "value", gen, pid, start time]`` -- a gauge's
-      cell of one process: ``[value: double bits, stamp: int64 ns]``.
+      cell of one process: ``[value: double bits, stamp: int64 ns]``;
+    * ``[family, labelvalues, "-", gen]`` -- a tombstone, linked after a
+      removal (the label set's flags word) so other processes notice it.
 
     Thread-safe (one lock, on the creation path only). Raises ``ArenaError``
     when a record found has another size than asked for, or a key does not
@@ -140,6 +143,9 @@ class ArenaStorage:
         self._sets: dict[tuple[str, tuple[str, ...]], _LabelSet] = {}  # latest generation
         self._order: dict[str, list[tuple[str, ...]]] = {}  # family -> label sets, log order
         self._families: list[Record] = []  # family records, log order
+        self._removals: list[tuple[str, tuple[str, ...]]] = []  # tombstones, log order
+        self._versions: dict[str, int] = {}  # family -> changes indexed (see live_sets)
+        self._live: dict[str, tuple[int, list[_LabelSet]]] = {}  # live_sets cache
         # (family, label values) -> generation this process last made cells in
         self._made: dict[tuple[str, tuple[str, ...]], int] = {}
         self._mode = threading.local()  # per-thread: .detached, .reading (see below)
@@ -181,11 +187,25 @@ class ArenaStorage:
             self._sync_locked()
             return list(self._families)
 
-    def label_sets(self, family: str) -> list[_LabelSet]:
-        """The latest generation of every label set of ``family``, in log order."""
+    def live_sets(self, family: str) -> tuple[int, list[_LabelSet]]:
+        """(version, the latest generation of every label set of ``family`` not
+        removed), in log order. The version changes whenever the list or a
+        set's cells change, so a caller may cache what it derives from it.
+        A removal counts once its tombstone is linked (just after the mark).
+        """
         with self._lock:
-            sets = self._sets
-            return [sets[(family, values)] for values in self._order.get(family, ())]
+            version = self._versions.get(family, 0)
+            cached = self._live.get(family)
+            if cached is None or cached[0] != version:
+                sets = self._sets
+                live = [sets[(family, v)] for v in self._order.get(family, ())]
+                cached = self._live[family] = (version, [s for s in live if not s.tombstoned])
+            return cached
+
+    def removals(self, start: int) -> list[tuple[str, tuple[str, ...]]]:
+        """(family, label values) of the removals linked from the ``start``-th on."""
+        with self._lock:
+            return self._removals[start:]
 
     def stale(self, family: str, labelvalues: tuple[str, ...]) -> bool:
         """Whether this process's cells of a label set were removed (by any process)."""
@@ -201,19 +221,22 @@ class ArenaStorage:
         with self._lock:
             self._sync_locked()
             keys = self._order.get(family, ()) if labelvalues is None else (labelvalues,)
-            for values in keys:
+            for values in list(keys):
                 found = self._sets.get((family, values))
-                if found is not None:
+                if found is not None and not found.removed():
                     found.record.flags.store(1)
+                    # A tombstone in the log tells other processes to look.
+                    tomb = dumps([family, list(values), "-", found.gen])
+                    self.arena.get_or_create(KIND_SERIES, tomb)
 
     def _sync_locked(self) -> None:
-        records = self.arena.sync()
-        for record in records[self._seen :]:
+        records = self.arena.sync(self._seen)
+        for record in records:
             if record.kind == KIND_FAMILY:
                 self._families.append(record)
             elif record.kind == KIND_SERIES:
                 self._index_series(record)
-        self._seen = len(records)
+        self._seen += len(records)
 
     def _index_series(self, record: Record) -> None:
         try:
@@ -232,11 +255,18 @@ class ArenaStorage:
                     self._order.setdefault(family, []).append(values)
                 if current is None or gen > current.gen:
                     self._sets[(family, values)] = _LabelSet(values, gen, record)
+            elif role == "-":
+                self._removals.append((family, values))
+                if current is not None and gen == current.gen:
+                    current.tombstoned = True
             elif role == "value" and len(key) == 6:  # a gauge cell of one process
                 if current is None or gen > current.gen:
                     raise ValueError("a cell before its label set")
                 if gen == current.gen:
                     current.cells.append(_GaugeCell(int(key[4]), int(key[5]), record))
+            else:
+                return  # a shared cell: read through the family's children
+            self._versions[family] = self._versions.get(family, 0) + 1
         except (ValueError, TypeError, IndexError, KeyError) as e:
             raise ArenaError(
                 f"{self.arena.path(0)}: series {record.key!r} has a malformed key; "
@@ -345,7 +375,10 @@ class MultiProcessRegistry(Registry):
         # Guards mirroring and the reader caches below; never held by recording.
         self._arena_lock = threading.RLock()
         self._mirrored = 0  # family records of the log handled so far
+        self._removals_seen = 0  # removals of the log handled so far
         self._detached: set[str] = set()  # mirrored gauge families not asked for here
+        # family -> (storage version, items) of the last scrape, see _shared_items
+        self._items: dict[str, tuple[int, list[tuple[LabelPairs, Any]]]] = {}
         # family -> label values -> (generation, label pairs, reader child)
         self._readers: dict[str, dict[tuple[str, ...], tuple[int, LabelPairs, Any]]] = {}
         # (family, label values, pid or None) -> gauge sample labels, rendered
@@ -517,15 +550,16 @@ class MultiProcessRegistry(Registry):
         self._mirrored = len(records)
         # Children whose label set another process removed are forgotten
         # here too, so that labels() makes them afresh.
-        for family in list(self._families.values()):
-            if not family.labelnames:
+        removals = storage.removals(self._removals_seen)
+        self._removals_seen += len(removals)
+        for name, values in removals:
+            family = self._families.get(name)
+            if family is None or not storage.stale(name, values):
                 continue
-            stale = [k for k in list(family._children) if storage.stale(family.name, _values(k))]
-            if stale:
-                with family._lock:
-                    for key in stale:
-                        if family._children.pop(key, None) is family._overflow:
-                            family._overflow = None
+            with family._lock:
+                for key in [k for k in family._children if _values(k) == values]:
+                    if family._children.pop(key) is family._overflow:
+                        family._overflow = None
 
     def _mirror(self, record: Record) -> None:
         """Make here the family another process published. Holds _arena_lock."""
@@ -551,10 +585,8 @@ class MultiProcessRegistry(Registry):
             self._index_arena()
             for collector in self._collectors:
                 if isinstance(collector, GaugeFamily):
-                    sets = storage.label_sets(collector.name)
-                    plan.append(
-                        (collector, [(s.values, list(s.cells)) for s in sets if not s.removed()])
-                    )
+                    _version, sets = storage.live_sets(collector.name)
+                    plan.append((collector, [(s.values, list(s.cells)) for s in sets]))
                 elif isinstance(collector, Family):
                     plan.append((collector, self._shared_items(collector)))
                 else:
@@ -575,12 +607,15 @@ class MultiProcessRegistry(Registry):
         the cells of the label set's latest generation, once per generation
         (not counted against ``max_series``, not returned by ``labels()``).
         """
+        storage = self._arena_storage
+        version, sets = storage.live_sets(family.name)
+        cached = self._items.get(family.name)
+        if cached is not None and cached[0] == version:
+            return cached[1]
         readers = self._readers.setdefault(family.name, {})
         items: list[tuple[LabelPairs, Any]] = []
-        with self._arena_storage.reading():
-            for labelset in self._arena_storage.label_sets(family.name):
-                if labelset.removed():
-                    continue
+        with storage.reading():
+            for labelset in sets:
                 entry = readers.get(labelset.values)
                 if entry is None or entry[0] != labelset.gen:
                     self._check_arity(family, labelset.values)
@@ -588,6 +623,7 @@ class MultiProcessRegistry(Registry):
                     entry = (labelset.gen, labels, family._new_child(labelset.values))
                     readers[labelset.values] = entry
                 items.append((entry[1], entry[2]))
+        self._items[family.name] = (version, items)
         return items
 
     def _check_arity(self, family: Family[Any], labelvalues: tuple[str, ...]) -> None:
