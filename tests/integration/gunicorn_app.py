@@ -6,19 +6,19 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from atomicmetrics import generate_text
+from atomicmetrics import make_wsgi_app
 from atomicmetrics.multiprocess import MultiProcessRegistry
 
 registry = MultiProcessRegistry.from_env()  # in the master: preload_app = True
 requests = registry.rule_execution("requests", "Requests served.", ("path",))
+metrics = make_wsgi_app(registry)
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     path = environ.get("PATH_INFO", "/")
     if path == "/metrics":
-        body = generate_text(registry)
-    else:
-        with requests.labels(path).time():
-            body = str(os.getpid()).encode()
+        return metrics(environ, start_response)
+    with requests.labels(path).time():
+        body = str(os.getpid()).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]

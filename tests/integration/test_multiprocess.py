@@ -15,9 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as text_fd_to_metric_families,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
-from atomicmetrics import AtomicCounter, generate_text
+from atomicmetrics import AtomicCounter, generate_openmetrics, generate_text, start_http_server
 from atomicmetrics.arena import KIND_SERIES, Arena, ArenaError, dumps
 from atomicmetrics.multiprocess import ENV_VAR, MultiProcessRegistry
 
@@ -85,6 +88,11 @@ def test_four_processes_times_100k_increments_sum_exactly(tmp_path: Path) -> Non
     assert got[("jobs_total", ())] == 400_000
     assert got[("items_total", (("kind", "ok"),))] == 4000
     assert got[("items_total", (("kind", "half"),))] == 2.0
+    with start_http_server(0, registry=reg) as server:
+        text = get(f"http://127.0.0.1:{server.port}/metrics")
+    assert samples(text)[("jobs_total", ())] == 400_000
+    families = {f.name: f for f in text_fd_to_metric_families(generate_openmetrics(reg).decode())}
+    assert families["jobs"].samples[0].value == 400_000
 
 
 def test_rule_metric_and_histogram_sum_across_processes(tmp_path: Path) -> None:
