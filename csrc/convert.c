@@ -70,3 +70,59 @@ am_overflow(const char *op, int64_t cur, int64_t n)
                  op, (long long)cur, (long long)n);
     return NULL;
 }
+
+int
+am_ns_of_seconds(double x, const char *what, int64_t *out)
+{
+    if (isnan(x)) {
+        PyErr_Format(PyExc_ValueError, "%s is NaN seconds", what);
+        return -1;
+    }
+    if (isinf(x)) {
+        PyErr_Format(PyExc_OverflowError, "%s is infinite seconds", what);
+        return -1;
+    }
+    /* |x| = m * 2**e with m < 2**53, so |x| * 10**9 = m * 10**9 * 2**e and
+     * m * 10**9 < 2**83 fits in 128 bits: the product is exact. */
+    int exp;
+    double frac = frexp(fabs(x), &exp);       /* |x| = frac * 2**exp, frac in [0.5, 1) */
+    uint64_t m = (uint64_t)ldexp(frac, 53);   /* exact: frac has <= 53 significant bits */
+    int e = exp - 53;
+    unsigned __int128 p = (unsigned __int128)m * 1000000000u;
+    unsigned __int128 limit = (unsigned __int128)1 << 63;  /* |INT64_MIN| */
+    unsigned __int128 q;
+    if (e >= 0) {
+        if (e > 63 || p > (limit >> e)) {
+            goto overflow;
+        }
+        q = p << e;
+    }
+    else if (-e >= 100) {
+        q = 0;  /* p < 2**83 is below half of 2**(-e): rounds to 0 */
+    }
+    else {
+        int s = -e;
+        q = p >> s;
+        unsigned __int128 rem = p - (q << s);
+        unsigned __int128 half = (unsigned __int128)1 << (s - 1);
+        if (rem > half || (rem == half && (q & 1))) {
+            q++;  /* nearest, ties to even */
+        }
+    }
+    if (x < 0) {
+        if (q > limit) {
+            goto overflow;
+        }
+        *out = (int64_t)(0 - (uint64_t)q);  /* q == 2**63 gives INT64_MIN, no UB */
+        return 0;
+    }
+    if (q >= limit) {
+        goto overflow;
+    }
+    *out = (int64_t)q;
+    return 0;
+overflow:
+    PyErr_Format(PyExc_OverflowError,
+                 "%s is out of the signed 64-bit nanosecond range", what);
+    return -1;
+}

@@ -6,8 +6,7 @@
  * loads acquire: each operation is linearizable at its atomic instruction.
  *
  * Conversions are exact, never through a lossy float step:
- *   - add(float seconds): x * 10**9 computed exactly in 128-bit integers from
- *     the double's mantissa and exponent, rounded to the nearest nanosecond,
+ *   - add(float seconds): am_ns_of_seconds (convert.c): nearest nanosecond,
  *     ties to even (what round(Fraction(x) * 10**9) gives in Python);
  *   - add(timedelta): days, seconds and microseconds as integers;
  *   - load(): ns rounded to the nearest microsecond, ties to even (the rule
@@ -15,8 +14,6 @@
  *   - seconds(): ns / 10**9 correctly rounded (Python's int true division).
  */
 #include "module.h"
-
-#include <math.h>
 
 typedef struct {
     PyObject_HEAD
@@ -33,7 +30,6 @@ typedef struct {
 #define AM_S_PER_DAY INT64_C(86400)
 
 typedef __int128 am_i128;
-typedef unsigned __int128 am_u128;
 
 /* Store v in *out if it fits in int64; else OverflowError naming `what`. */
 static int
@@ -46,51 +42,6 @@ duration_fit(am_i128 v, const char *what, int64_t *out)
     }
     *out = (int64_t)v;
     return 0;
-}
-
-/* Seconds as a double -> nearest nanosecond, ties to even, exactly.
- * |x| = m * 2**e with m < 2**53, so |x| * 10**9 = m * 10**9 * 2**e and
- * m * 10**9 < 2**83 fits in 128 bits. NaN: ValueError; +-Inf or a result
- * outside int64: OverflowError. */
-static int
-duration_ns_of_seconds(double x, int64_t *out)
-{
-    if (isnan(x)) {
-        PyErr_SetString(PyExc_ValueError, "cannot add NaN seconds to a duration");
-        return -1;
-    }
-    if (isinf(x)) {
-        PyErr_SetString(PyExc_OverflowError, "cannot add infinite seconds to a duration");
-        return -1;
-    }
-    int exp;
-    double frac = frexp(fabs(x), &exp);           /* |x| = frac * 2**exp, frac in [0.5, 1) */
-    uint64_t m = (uint64_t)ldexp(frac, 53);       /* exact: frac has <= 53 significant bits */
-    int e = exp - 53;
-    am_u128 p = (am_u128)m * (am_u128)AM_NS_PER_S;
-    am_u128 q;
-    if (e >= 0) {
-        if (e > 63 || p > (((am_u128)1 << 63) >> e)) {
-            PyErr_SetString(PyExc_OverflowError,
-                            "the duration to add is out of the signed 64-bit nanosecond range");
-            return -1;
-        }
-        q = p << e;
-    }
-    else if (-e >= 100) {
-        q = 0;  /* p < 2**83 is below half of 2**(-e): rounds to 0 */
-    }
-    else {
-        int s = -e;
-        q = p >> s;
-        am_u128 rem = p - (q << s);
-        am_u128 half = (am_u128)1 << (s - 1);
-        if (rem > half || (rem == half && (q & 1))) {
-            q++;
-        }
-    }
-    am_i128 ns = x < 0 ? -(am_i128)q : (am_i128)q;
-    return duration_fit(ns, "the duration to add", out);
 }
 
 /* Integer attribute `name` of obj as a long long; -1 with an exception set. */
@@ -120,7 +71,7 @@ duration_ns_of(PyObject *op, PyObject *d, int64_t *out)
         return duration_fit((am_i128)s * AM_NS_PER_S, "the duration to add", out);
     }
     if (PyFloat_Check(d)) {
-        return duration_ns_of_seconds(PyFloat_AS_DOUBLE(d), out);
+        return am_ns_of_seconds(PyFloat_AS_DOUBLE(d), "the duration to add", out);
     }
     am_state *st = (am_state *)PyType_GetModuleState(Py_TYPE(op));
     if (st == NULL) {
@@ -410,12 +361,7 @@ static PyType_Spec Duration_spec = {
 int
 am_duration_register(PyObject *module, am_state *st)
 {
-    PyObject *datetime = PyImport_ImportModule("datetime");  /* new reference */
-    if (datetime == NULL) {
-        return -1;
-    }
-    PyObject *td = PyObject_GetAttrString(datetime, "timedelta");  /* new reference */
-    Py_DECREF(datetime);
+    PyObject *td = am_import_attr("datetime", "timedelta");  /* new reference */
     if (td == NULL) {
         return -1;
     }

@@ -59,6 +59,13 @@ int am_as_int64(PyObject *obj, const char *what, int64_t *out);
  * Returns 0, or -1 with an exception set. */
 int am_as_double(PyObject *obj, const char *what, double *out);
 
+/* Seconds as a double -> the nearest int64 nanosecond, ties to even, exactly
+ * (no lossy float multiply: what round(Fraction(x) * 10**9) gives in Python).
+ * NaN raises ValueError; +-Inf or a result outside int64 raises
+ * OverflowError; `what` names the value in the message.
+ * Returns 0, or -1 with an exception set. */
+int am_ns_of_seconds(double x, const char *what, int64_t *out);
+
 /* Raise OverflowError for an operation whose int64 result would not fit.
  * Always returns NULL. */
 PyObject *am_overflow(const char *op, int64_t cur, int64_t n);

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 import subprocess
-from collections.abc import Iterable, Sequence
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from email.message import Message
+from typing import Any, TypeVar
 
 import pytest
 
@@ -13,6 +20,7 @@ from atomicmetrics.formatting import format_bound
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
 
 INF = float("inf")
+T = TypeVar("T")
 
 
 class StaticCollector:
@@ -69,3 +77,73 @@ def promtool_check(text: bytes) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for servers that cannot take 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running(argv: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
+    """Run a server process for the body; always stop it (bounded), even on failure."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def wait_until(
+    condition: Callable[[], T | None],
+    what: str,
+    timeout_s: float = 60.0,
+    proc: subprocess.Popen[str] | None = None,
+) -> T:
+    """Poll ``condition`` until it returns non-None; fail after ``timeout_s``.
+
+    Fails at once, with the process's output, if ``proc`` exits meanwhile.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc is not None and proc.poll() is not None:
+            output = proc.stdout.read() if proc.stdout else ""
+            pytest.fail(f"process exited with {proc.returncode} waiting for {what}:\n{output}")
+        result = condition()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Message, bytes]:
+    """GET with urllib; returns status, headers (case-insensitive) and body.
+
+    HTTP error statuses are returned, not raised.
+    """
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def answers(url: str) -> bool | None:
+    """True once ``url`` answers 200; None while it refuses or fails (for wait_until)."""
+    try:
+        return True if http_get(url)[0] == 200 else None
+    except (urllib.error.URLError, OSError):
+        return None

@@ -8,6 +8,8 @@ public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from atomicmetrics._core import (
     AtomicCounter,
     AtomicDuration,
@@ -18,9 +20,12 @@ from atomicmetrics._core import (
     StripedCounter,
 )
 from atomicmetrics.exposition import generate_text
+from atomicmetrics.http_server import MetricsServer, start_http_server
 from atomicmetrics.openmetrics import generate_openmetrics
 from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
-from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot
+from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot, ThroughputSnapshot
+from atomicmetrics.throughput import ThroughputMetric
+from atomicmetrics.wsgi import make_wsgi_app
 
 __all__ = [
     "DEFAULT_DURATION_BUCKETS_NS",
@@ -30,11 +35,29 @@ __all__ = [
     "AtomicHistogram",
     "AtomicMinMax",
     "HistogramSnapshot",
+    "MetricsServer",
     "RuleExecutionMetric",
     "RuleExecutionSnapshot",
     "StripedCounter",
+    "ThroughputMetric",
+    "ThroughputSnapshot",
     "generate_openmetrics",
     "generate_text",
+    "make_asgi_app",
+    "make_wsgi_app",
+    "start_http_server",
 ]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from atomicmetrics.asgi import make_asgi_app
+
+
+def __getattr__(name: str) -> object:
+    # ASGI support loads on first use only (PEP 562): the core never imports it.
+    if name == "make_asgi_app":
+        from atomicmetrics.asgi import make_asgi_app
+
+        return make_asgi_app
+    raise AttributeError(f"module 'atomicmetrics' has no attribute {name!r}")

@@ -132,7 +132,13 @@ def render_labels(labels: LabelPairs) -> str:
     """
     if not labels:
         return ""
-    return "{" + ",".join([f'{k}="{escape_label_value(v)}"' for k, v in labels]) + "}"
+    parts = []
+    for name, value in labels:
+        # Most values need no escaping: test inline, call only when needed.
+        if "\\" in value or '"' in value or "\n" in value:
+            value = escape_label_value(value)
+        parts.append(f'{name}="{value}"')
+    return "{" + ",".join(parts) + "}"
 
 
 def append_sample_lines(out: list[str], samples: Iterable[Sample]) -> None:

@@ -1,7 +1,8 @@
 """Consistent point-in-time readings of the multi-word metrics.
 
 The C types (``AtomicHistogram``, ``RuleExecutionMetric``) and their mutex
-twins in ``atomicmetrics.reference`` all return these frozen dataclasses.
+twins in ``atomicmetrics.reference`` all return these frozen dataclasses, as
+does ``ThroughputMetric.snapshot()``.
 This module is a leaf: the C module imports it while it initialises, so it
 must import nothing from ``atomicmetrics``.
 """
@@ -47,3 +48,21 @@ class RuleExecutionSnapshot:
     max_duration_ns: int | None
     error_rate: float
     bucket_counts: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputSnapshot:
+    """One consistent reading of a throughput metric; fields are its getters.
+
+    ``sla_violations <= sample_count`` (and the rate is their ratio, 0.0
+    without samples); the events behind ``throughput`` (per second over the
+    window) and ``peak_throughput`` (per second of the busiest slot) never
+    exceed ``events_processed``; no reset falls inside the reading.
+    """
+
+    events_processed: int
+    sample_count: int
+    sla_violations: int
+    sla_violation_rate: float
+    throughput: float
+    peak_throughput: float

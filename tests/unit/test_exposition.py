@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
 )
@@ -260,3 +262,22 @@ def test_non_number_value_raises_type_error() -> None:
         generate_text(StaticCollector([fam]))
     with pytest.raises(TypeError):
         generate_openmetrics(StaticCollector([fam]))
+
+
+LABEL_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=LABEL_TEXT, help_text=LABEL_TEXT)
+def test_any_label_value_and_help_survive_both_parsers(value: str, help_text: str) -> None:
+    fam = MetricFamily("g", "gauge", help_text, (Sample("g", (("k", value),), 1),))
+    collector = StaticCollector([fam])
+    (text_fam,) = parse_text(generate_text(collector).decode())
+    (om_fam,) = parse_openmetrics(generate_openmetrics(collector).decode())
+    for parsed in (text_fam, om_fam):
+        assert parsed.samples[0].labels == {"k": value}
+    assert om_fam.documentation == help_text
+    # prometheus_client's 0.0.4 parser strips whitespace around the raw HELP
+    # text, so only text without it can survive unchanged there.
+    if help_text == help_text.strip():
+        assert text_fam.documentation == help_text
