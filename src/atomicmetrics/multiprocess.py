@@ -107,13 +107,18 @@ class _LabelSet:
 class _GaugeCell:
     """A per-process gauge cell as the scraper reads it."""
 
-    __slots__ = ("pid", "stamp", "started", "value")
+    __slots__ = ("ident", "pid", "stamp", "started", "value")
 
     def __init__(self, pid: int, started: int, record: Record) -> None:
         self.pid = pid
         self.started = started
+        self.ident = (pid, started)
         self.value = AtomicFloat._from_buffer(record.view, record.cell_offset)
         self.stamp = AtomicCounter._from_buffer(record.view, record.cell_offset + 8)
+
+
+# A gauge label set as a scrape plans it: values, labels, rendered labels, cells.
+_GaugeSet = tuple[tuple[str, ...], LabelPairs, str, tuple[_GaugeCell, ...]]
 
 
 class ArenaStorage:
@@ -144,6 +149,7 @@ class ArenaStorage:
         self._order: dict[str, list[tuple[str, ...]]] = {}  # family -> label sets, log order
         self._families: list[Record] = []  # family records, log order
         self._removals: list[tuple[str, tuple[str, ...]]] = []  # tombstones, log order
+        self._idents: set[tuple[int, int]] = set()  # (pid, start) of every gauge cell
         self._versions: dict[str, int] = {}  # family -> changes indexed (see live_sets)
         self._live: dict[str, tuple[int, list[_LabelSet]]] = {}  # live_sets cache
         # (family, label values) -> generation this process last made cells in
@@ -201,6 +207,11 @@ class ArenaStorage:
                 live = [sets[(family, v)] for v in self._order.get(family, ())]
                 cached = self._live[family] = (version, [s for s in live if not s.tombstoned])
             return cached
+
+    def gauge_processes(self) -> list[tuple[int, int]]:
+        """(pid, start time) of every process that has a gauge cell."""
+        with self._lock:
+            return list(self._idents)
 
     def removals(self, start: int) -> list[tuple[str, tuple[str, ...]]]:
         """(family, label values) of the removals linked from the ``start``-th on."""
@@ -263,7 +274,9 @@ class ArenaStorage:
                 if current is None or gen > current.gen:
                     raise ValueError("a cell before its label set")
                 if gen == current.gen:
-                    current.cells.append(_GaugeCell(int(key[4]), int(key[5]), record))
+                    cell = _GaugeCell(int(key[4]), int(key[5]), record)
+                    current.cells.append(cell)
+                    self._idents.add(cell.ident)
             else:
                 return  # a shared cell: read through the family's children
             self._versions[family] = self._versions.get(family, 0) + 1
@@ -377,14 +390,14 @@ class MultiProcessRegistry(Registry):
         self._mirrored = 0  # family records of the log handled so far
         self._removals_seen = 0  # removals of the log handled so far
         self._detached: set[str] = set()  # mirrored gauge families not asked for here
-        # family -> (storage version, items) of the last scrape, see _shared_items
-        self._items: dict[str, tuple[int, list[tuple[LabelPairs, Any]]]] = {}
+        # family -> (storage version, what the last scrape derived from it):
+        # see _shared_items and _gauge_sets
+        self._items: dict[str, tuple[int, list[Any]]] = {}
         # family -> label values -> (generation, label pairs, reader child)
         self._readers: dict[str, dict[tuple[str, ...], tuple[int, LabelPairs, Any]]] = {}
-        # (family, label values, pid or None) -> gauge sample labels, rendered
-        self._label_cache: dict[
-            tuple[str, tuple[str, ...], int | None], tuple[LabelPairs, str]
-        ] = {}
+        self._dead: set[tuple[int, int]] = set()  # processes seen dead (guarded by _arena_lock)
+        # (family, label values, pid) -> labels of a mode-"all" gauge sample, rendered
+        self._label_cache: dict[tuple[str, tuple[str, ...], int], tuple[LabelPairs, str]] = {}
         _FORK_HOOK.add(self)
 
     @classmethod
@@ -579,22 +592,26 @@ class MultiProcessRegistry(Registry):
         inside a snapshot is bounded (a process killed mid-update cannot
         hang a scrape).
         """
-        storage = self._arena_storage
         plan: list[tuple[Collector, list[Any]]] = []
         with self._arena_lock:
             self._index_arena()
             for collector in self._collectors:
                 if isinstance(collector, GaugeFamily):
-                    _version, sets = storage.live_sets(collector.name)
-                    plan.append((collector, [(s.values, list(s.cells)) for s in sets]))
+                    plan.append((collector, self._gauge_sets(collector)))
                 elif isinstance(collector, Family):
                     plan.append((collector, self._shared_items(collector)))
                 else:
                     plan.append((collector, []))
-        alive: dict[tuple[int, int], bool] = {}
+            # Liveness of every process with a gauge cell, looked up once per
+            # scrape; a dead (pid, start time) never lives again.
+            dead = self._dead
+            for ident in self._arena_storage.gauge_processes():
+                if ident not in dead and not _processes.is_alive(*ident):
+                    dead.add(ident)
+            dead = set(dead)
         for collector, items in plan:
             if isinstance(collector, GaugeFamily):
-                yield self._gauge_family(collector, items, alive)
+                yield self._gauge_family(collector, items, dead)
             elif isinstance(collector, Family):
                 yield from collector._collect(items)
             else:
@@ -634,56 +651,58 @@ class MultiProcessRegistry(Registry):
                 "delete the directory between runs"
             )
 
+    def _gauge_sets(self, family: GaugeFamily) -> list[_GaugeSet]:
+        """The live label sets of a gauge family with their cells. Holds _arena_lock."""
+        version, sets = self._arena_storage.live_sets(family.name)
+        cached = self._items.get(family.name)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        plan = []
+        for labelset in sets:
+            self._check_arity(family, labelset.values)
+            labels = tuple(zip(family.labelnames, labelset.values, strict=True))
+            plan.append((labelset.values, labels, render_labels(labels), tuple(labelset.cells)))
+        self._items[family.name] = (version, plan)
+        return plan
+
     def _gauge_family(
         self,
         family: GaugeFamily,
-        sets: list[tuple[tuple[str, ...], list[_GaugeCell]]],
-        alive: dict[tuple[int, int], bool],
+        sets: list[_GaugeSet],
+        dead: set[tuple[int, int]],
     ) -> MetricFamily:
-        mode = family.multiprocess_mode
+        """One sample per live label set (per live process in mode "all")."""
+        mode, name = family.multiprocess_mode, family.name
         samples: list[Sample] = []
-        for values, cells in sets:
-            combined: tuple[float, int] | None = None
-            for cell in cells:
-                ident = (cell.pid, cell.started)
-                live = alive.get(ident)
-                if live is None:
-                    live = alive[ident] = _processes.is_alive(cell.pid, cell.started)
-                if not live:
-                    continue
-                value = cell.value.load()
-                if mode == "all":
-                    labels, text = self._labels(family, values, cell.pid)
-                    samples.append(Sample(family.name, labels, value, text))
-                elif combined is None:
-                    combined = (value, cell.stamp.load() if mode == "mostrecent" else 0)
-                elif mode == "livesum":
-                    combined = (combined[0] + value, 0)
-                elif mode == "max":
-                    combined = (max(combined[0], value), 0)
-                elif mode == "min":
-                    combined = (min(combined[0], value), 0)
-                else:  # mostrecent: the latest change wins
-                    stamp = cell.stamp.load()
-                    if stamp >= combined[1]:
-                        combined = (value, stamp)
-            if combined is not None:
-                labels, text = self._labels(family, values, None)
-                samples.append(Sample(family.name, labels, combined[0], text))
-        return MetricFamily(family.name, "gauge", family.help, tuple(samples))
+        append = samples.append
+        for values, labels, text, cells in sets:
+            live = [cell for cell in cells if cell.ident not in dead]
+            if not live:
+                continue
+            if mode == "all":
+                for cell in live:
+                    pid_labels, pid_text = self._pid_labels(family, values, labels, cell.pid)
+                    append(Sample(name, pid_labels, cell.value.load(), pid_text))
+                continue
+            if mode == "mostrecent":  # the latest change wins
+                value = max(live, key=lambda cell: cell.stamp.load()).value.load()
+            else:
+                loads = [cell.value.load() for cell in live]
+                value = (
+                    sum(loads) if mode == "livesum" else max(loads) if mode == "max" else min(loads)
+                )
+            append(Sample(name, labels, value, text))
+        return MetricFamily(name, "gauge", family.help, tuple(samples))
 
-    def _labels(
-        self, family: Family[Any], values: tuple[str, ...], pid: int | None
+    def _pid_labels(
+        self, family: Family[Any], values: tuple[str, ...], labels: LabelPairs, pid: int
     ) -> tuple[LabelPairs, str]:
-        """Label pairs of a gauge sample and their rendered text, made once."""
+        """Labels of a mode-"all" sample (the pid added) and their text, made once."""
         key = (family.name, values, pid)
         found = self._label_cache.get(key)
         if found is None:
-            self._check_arity(family, values)
-            labels = tuple(zip(family.labelnames, values, strict=True))
-            if pid is not None:
-                labels = (*labels, ("pid", str(pid)))
-            found = self._label_cache[key] = (labels, render_labels(labels))
+            with_pid = (*labels, ("pid", str(pid)))
+            found = self._label_cache[key] = (with_pid, render_labels(with_pid))
         return found
 
     # ---- fork ------------------------------------------------------------------

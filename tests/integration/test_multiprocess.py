@@ -183,6 +183,13 @@ class Worker:
     def stop(self) -> None:
         os.write(self._cmd_w, b"exit")
         assert join(self.pid) == 0
+        self.pid = 0
+
+    def kill(self) -> None:
+        if self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+            join(self.pid)
+            self.pid = 0
 
 
 def test_gauge_modes_count_live_processes_only(tmp_path: Path) -> None:
@@ -202,6 +209,14 @@ def test_gauge_modes_count_live_processes_only(tmp_path: Path) -> None:
         return set_all
 
     workers = [Worker(reg, {"set": setter(v)}) for v in (10, 20, 30)]
+    try:
+        check_gauge_modes(reg, workers)
+    finally:  # a failed assertion must not leave workers waiting on their pipes
+        for w in workers:
+            w.kill()
+
+
+def check_gauge_modes(reg: MultiProcessRegistry, workers: list[Worker]) -> None:
     for w in workers:
         w.do("set")  # in order: 10, 20, 30 is the most recent
     got = scrape(reg)
@@ -248,10 +263,12 @@ def test_a_worker_killed_mid_recording_loses_no_acknowledged_update(tmp_path: Pa
 
     pid = fork(work)
     acked = 0
-    while acked < 50_000:
-        acked = int.from_bytes(os.read(ack_r, 8), "little")
-    os.kill(pid, signal.SIGKILL)
-    assert os.waitpid(pid, 0)[1] != 0
+    try:
+        while acked < 50_000:
+            acked = int.from_bytes(os.read(ack_r, 8), "little")
+    finally:  # also when reading failed: never leave the loop running
+        os.kill(pid, signal.SIGKILL)
+        assert os.waitpid(pid, 0)[1] != 0
     while True:  # the last acknowledgements still in the pipe
         os.set_blocking(ack_r, False)
         try:
