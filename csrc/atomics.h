@@ -99,11 +99,45 @@ static inline int am_cas_weak_relaxed(am_word *w, int64_t *expected, int64_t des
         w, expected, desired, memory_order_relaxed, memory_order_relaxed);
 }
 
+static inline uint64_t am_ufetch_or_relaxed(am_uword *w, uint64_t v)
+{ return atomic_fetch_or_explicit(w, v, memory_order_relaxed); }
+
+static inline int64_t am_exchange_relaxed(am_word *w, int64_t v)
+{ return atomic_exchange_explicit(w, v, memory_order_relaxed); }
+
+static inline void am_ustore_relaxed(am_uword *w, uint64_t v)
+{ atomic_store_explicit(w, v, memory_order_relaxed); }
+
+static inline uint64_t am_ufetch_add_relaxed(am_uword *w, uint64_t v)
+{ return atomic_fetch_add_explicit(w, v, memory_order_relaxed); }
+
+static inline uint64_t am_ufetch_add_release(am_uword *w, uint64_t v)
+{ return atomic_fetch_add_explicit(w, v, memory_order_release); }
+
+static inline int am_ucas_weak_acq_rel(am_uword *w, uint64_t *expected, uint64_t desired)
+{
+    return atomic_compare_exchange_weak_explicit(
+        w, expected, desired, memory_order_acq_rel, memory_order_relaxed);
+}
+
 static inline int am_ucas_acq_rel(am_uword *w, uint64_t *expected, uint64_t desired)
 {
     return atomic_compare_exchange_strong_explicit(
         w, expected, desired, memory_order_acq_rel, memory_order_acquire);
 }
+
+/* ---- fences ------------------------------------------------------------ */
+
+/* Full fence: orders an earlier store before a later load (the Dekker
+ * pattern of "publish, then check for sleepers" / "announce sleep, then
+ * check for work"); both sides need one. */
+static inline void am_fence_seq_cst(void)
+{ atomic_thread_fence(memory_order_seq_cst); }
+
+/* Acquire fence: orders earlier relaxed loads before later loads (the
+ * re-check of a seqlock-style read). */
+static inline void am_fence_acquire(void)
+{ atomic_thread_fence(memory_order_acquire); }
 
 /* Add n to *w unless the int64 result would overflow; *prev receives the
  * value the decision was made on. Returns 0 (added), or -1 (nothing changed).

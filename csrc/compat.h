@@ -17,10 +17,62 @@
 #define AM_FREE_THREADED 0
 #endif
 
+/* Take the raised exception as one object (traceback attached); new
+ * reference, or NULL when none is set. 3.12 added PyErr_GetRaisedException. */
+static inline PyObject *
+am_err_take(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL) {
+        return NULL;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
 /* Cast a METH_FASTCALL (or other non-PyCFunction) implementation for a
  * PyMethodDef. Public from 3.11 on (Include/methodobject.h); 3.10 lacks it. */
 #ifndef _PyCFunction_CAST
 #define _PyCFunction_CAST(func) ((PyCFunction)(void (*)(void))(func))
 #endif
+
+/* Member definitions: the Py_T_* / Py_READONLY spellings are public from
+ * 3.12 on; before that they live in structmember.h. */
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>
+#define Py_T_PYSSIZET T_PYSSIZET
+#define Py_READONLY READONLY
+#endif
+
+/* dict lookup returning a strong reference: 1 (found, *out set), 0 (absent,
+ * *out NULL) or -1 (exception). PyDict_GetItemRef exists from 3.13 on and is
+ * the free-threading-safe spelling; before it, the GIL makes borrowed +
+ * INCREF safe. */
+static inline int
+am_dict_get_ref(PyObject *dict, PyObject *key, PyObject **out)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyDict_GetItemRef(dict, key, out);
+#else
+    PyObject *value = PyDict_GetItemWithError(dict, key);  /* borrowed */
+    if (value == NULL) {
+        *out = NULL;
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    Py_INCREF(value);
+    *out = value;
+    return 1;
+#endif
+}
 
 #endif /* AM_COMPAT_H */

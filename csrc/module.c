@@ -38,6 +38,7 @@ static const am_registrar am_registrars[] = {
     am_throughput_register,
     am_ring_register,
     am_striped_register,
+    am_fastcall_register,
 };
 
 static int
@@ -60,7 +61,8 @@ am_exec(PyObject *module)
     X(histogram_type) X(rule_metric_type) X(throughput_type) X(ring_type) X(striped_type) \
     X(timedelta_type) \
     X(histogram_snapshot) X(histogram_snapshot_fields) X(rule_snapshot) X(rule_snapshot_fields) \
-    X(rule_timer) X(default_duration_bounds)
+    X(rule_timer) X(default_duration_bounds) \
+    X(fast_lookup_type) X(default_call_type)
 
 static int
 am_traverse(PyObject *module, visitproc visit, void *arg)

@@ -28,6 +28,8 @@ typedef struct {
     PyObject *rule_snapshot_fields; /* ... its __match_args__ (field names) */
     PyObject *rule_timer;           /* atomicmetrics.rule_metric.RuleTimer */
     PyObject *default_duration_bounds; /* ...rule_metric.DEFAULT_DURATION_BUCKETS_NS */
+    PyTypeObject *fast_lookup_type;   /* fastcall.c: _FastLookup */
+    PyTypeObject *default_call_type;  /* fastcall.c: _DefaultCall */
 } am_state;
 
 am_state *am_get_state(PyObject *module);
@@ -44,6 +46,7 @@ int am_rule_metric_register(PyObject *module, am_state *st);
 int am_throughput_register(PyObject *module, am_state *st);
 int am_ring_register(PyObject *module, am_state *st);
 int am_striped_register(PyObject *module, am_state *st);
+int am_fastcall_register(PyObject *module, am_state *st);
 
 /* ---- argument conversion (convert.c) ----------------------------------- */
 

@@ -19,9 +19,28 @@ from atomicmetrics._core import (
     RuleExecutionMetric,
     StripedCounter,
 )
+from atomicmetrics.config import (
+    AsyncMetricsConfig,
+    MetricsConfig,
+    MetricsLevel,
+    development_metrics_config,
+    production_metrics_config,
+)
+from atomicmetrics.counter import Counter
 from atomicmetrics.exposition import generate_text
+from atomicmetrics.family import CardinalityError
+from atomicmetrics.gauge import Gauge
+from atomicmetrics.histogram import Histogram
 from atomicmetrics.http_server import MetricsServer, start_http_server
 from atomicmetrics.openmetrics import generate_openmetrics
+from atomicmetrics.recorder import (
+    AsyncMetricRecorder,
+    NullRecorder,
+    RecorderStats,
+    SyncRecorder,
+    make_recorder,
+)
+from atomicmetrics.registry import REGISTRY, Registry
 from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
 from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot, ThroughputSnapshot
 from atomicmetrics.throughput import ThroughputMetric
@@ -29,22 +48,38 @@ from atomicmetrics.wsgi import make_wsgi_app
 
 __all__ = [
     "DEFAULT_DURATION_BUCKETS_NS",
+    "REGISTRY",
+    "AsyncMetricRecorder",
+    "AsyncMetricsConfig",
     "AtomicCounter",
     "AtomicDuration",
     "AtomicFloat",
     "AtomicHistogram",
     "AtomicMinMax",
+    "CardinalityError",
+    "Counter",
+    "Gauge",
+    "Histogram",
     "HistogramSnapshot",
+    "MetricsConfig",
+    "MetricsLevel",
     "MetricsServer",
+    "NullRecorder",
+    "RecorderStats",
+    "Registry",
     "RuleExecutionMetric",
     "RuleExecutionSnapshot",
     "StripedCounter",
+    "SyncRecorder",
     "ThroughputMetric",
     "ThroughputSnapshot",
+    "development_metrics_config",
     "generate_openmetrics",
     "generate_text",
     "make_asgi_app",
+    "make_recorder",
     "make_wsgi_app",
+    "production_metrics_config",
     "start_http_server",
 ]
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from atomicmetrics.exposition import resolve_registry
 from atomicmetrics.metrics_endpoint import metrics_response
+from atomicmetrics.registry import REGISTRY
 from atomicmetrics.samples import Collector
 
 __all__ = ["ASGIApp", "make_asgi_app"]
@@ -47,22 +47,21 @@ def _relative_path(scope: Scope) -> tuple[str, bool]:
     return path, bool(root)
 
 
-def make_asgi_app(registry: Collector | None = None) -> ASGIApp:
-    """Return an ASGI app serving ``registry`` (default: ``REGISTRY``) at ``/metrics``.
+def make_asgi_app(registry: Collector = REGISTRY) -> ASGIApp:
+    """Return an ASGI app serving ``registry`` at ``/metrics``.
 
     The app keeps no state. Rendering is synchronous and runs on the event
     loop's thread (a registry of ~100,000 series takes a few hundred
     milliseconds there); exceptions raised while collecting propagate to the
     ASGI server (which answers 500). The request body is never read.
     """
-    collector = resolve_registry(registry)
 
     async def metrics_app(scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             path, mounted = _relative_path(scope)
             response = metrics_response(
-                collector,
+                registry,
                 scope.get("method", "GET"),
                 path,
                 _header(scope, b"accept"),

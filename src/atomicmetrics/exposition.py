@@ -13,12 +13,11 @@ Read-side only: collecting may allocate; recording threads are never blocked.
 
 from __future__ import annotations
 
-import importlib
-
 from atomicmetrics.formatting import append_sample_lines, escape_help_text
+from atomicmetrics.registry import REGISTRY
 from atomicmetrics.samples import Collector
 
-__all__ = ["CONTENT_TYPE_TEXT", "generate_text", "resolve_registry"]
+__all__ = ["CONTENT_TYPE_TEXT", "generate_text"]
 
 CONTENT_TYPE_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 """The ``Content-Type`` of :func:`generate_text`'s output."""
@@ -27,21 +26,8 @@ CONTENT_TYPE_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 _TYPE_WORDS = {"counter": "counter", "gauge": "gauge", "histogram": "histogram"}
 
 
-def resolve_registry(registry: Collector | None) -> Collector:
-    """Return ``registry``, or the default ``REGISTRY`` when it is ``None``.
-
-    The default is imported on first use, so exposition never forces the
-    registry module in at import time (and the two cannot import each other
-    in a cycle).
-    """
-    if registry is not None:
-        return registry
-    default: Collector = importlib.import_module("atomicmetrics.registry").REGISTRY
-    return default
-
-
-def generate_text(registry: Collector | None = None) -> bytes:
-    """Render ``registry`` (default: ``REGISTRY``) in Prometheus text format 0.0.4.
+def generate_text(registry: Collector = REGISTRY) -> bytes:
+    """Render ``registry`` in Prometheus text format 0.0.4.
 
     ``registry`` is anything with ``collect()`` yielding ``MetricFamily``
     objects. Thread-safe as far as ``collect()`` is (the registry's is):
@@ -54,7 +40,7 @@ def generate_text(registry: Collector | None = None) -> bytes:
     """
     out: list[str] = []
     append = out.append
-    for family in resolve_registry(registry).collect():
+    for family in registry.collect():
         kind = family.type
         name = family.name + "_total" if kind == "counter" else family.name
         if family.help:

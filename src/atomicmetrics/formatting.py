@@ -150,11 +150,9 @@ def append_sample_lines(out: list[str], samples: Iterable[Sample]) -> None:
     everything else goes through it).
     """
     append = out.append
-    for s in samples:
-        labels = s.rendered_labels
+    for name, pairs, v, labels in samples:
         if labels is None:
-            labels = render_labels(s.labels)
-        v = s.value
+            labels = render_labels(pairs)
         cls = type(v)
         if cls is int:
             text = int.__repr__(v)
@@ -162,4 +160,4 @@ def append_sample_lines(out: list[str], samples: Iterable[Sample]) -> None:
             text = float.__repr__(v)
         else:
             text = format_value(v)
-        append(f"{s.name}{labels} {text}\n")
+        append(f"{name}{labels} {text}\n")

@@ -15,8 +15,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
-from atomicmetrics.exposition import resolve_registry
 from atomicmetrics.metrics_endpoint import metrics_response
+from atomicmetrics.registry import REGISTRY
 from atomicmetrics.samples import Collector
 
 __all__ = ["MetricsServer", "start_http_server"]
@@ -141,9 +141,9 @@ class MetricsServer:
 
 
 def start_http_server(
-    port: int, addr: str = "127.0.0.1", registry: Collector | None = None
+    port: int, addr: str = "127.0.0.1", registry: Collector = REGISTRY
 ) -> MetricsServer:
-    """Serve ``registry`` (default: ``REGISTRY``) on ``http://addr:port/metrics``.
+    """Serve ``registry`` on ``http://addr:port/metrics``.
 
     Port 0 picks a free port (read it back from ``.port``). Returns once the
     socket is listening; requests are answered on daemon threads, so a server
@@ -155,4 +155,4 @@ def start_http_server(
     """
     info = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family = info[0][0]
-    return MetricsServer(_Server((addr, port), resolve_registry(registry), family))
+    return MetricsServer(_Server((addr, port), registry, family))

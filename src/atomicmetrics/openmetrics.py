@@ -15,8 +15,8 @@ Read-side only: collecting may allocate; recording threads are never blocked.
 
 from __future__ import annotations
 
-from atomicmetrics.exposition import resolve_registry
 from atomicmetrics.formatting import append_sample_lines, escape_help_openmetrics
+from atomicmetrics.registry import REGISTRY
 from atomicmetrics.samples import Collector, LabelPairs, MetricFamily, Sample
 
 __all__ = ["CONTENT_TYPE_OPENMETRICS", "generate_openmetrics"]
@@ -25,8 +25,8 @@ CONTENT_TYPE_OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset
 """The ``Content-Type`` of :func:`generate_openmetrics`'s output."""
 
 
-def generate_openmetrics(registry: Collector | None = None) -> bytes:
-    """Render ``registry`` (default: ``REGISTRY``) in OpenMetrics 1.0 text format.
+def generate_openmetrics(registry: Collector = REGISTRY) -> bytes:
+    """Render ``registry`` in OpenMetrics 1.0 text format.
 
     ``registry`` is anything with ``collect()`` yielding ``MetricFamily``
     objects. The output ends in ``# EOF\\n``. A histogram child whose sum is
@@ -37,7 +37,7 @@ def generate_openmetrics(registry: Collector | None = None) -> bytes:
     """
     out: list[str] = []
     append = out.append
-    for family in resolve_registry(registry).collect():
+    for family in registry.collect():
         name = family.name
         append(f"# TYPE {name} {family.type}\n")
         if family.help:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from atomicmetrics.exposition import resolve_registry
 from atomicmetrics.metrics_endpoint import metrics_response
+from atomicmetrics.registry import REGISTRY
 from atomicmetrics.samples import Collector
 
 __all__ = ["WSGIApp", "make_wsgi_app"]
@@ -21,19 +21,18 @@ StartResponse = Callable[[str, list[tuple[str, str]]], object]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def make_wsgi_app(registry: Collector | None = None) -> WSGIApp:
-    """Return a WSGI app serving ``registry`` (default: ``REGISTRY``) at ``/metrics``.
+def make_wsgi_app(registry: Collector = REGISTRY) -> WSGIApp:
+    """Return a WSGI app serving ``registry`` at ``/metrics``.
 
     The app is thread-safe and keeps no state; each ``GET`` renders the
     registry afresh in the calling worker thread. Exceptions raised while
     collecting propagate to the WSGI server (which answers 500). The request
     body is never read.
     """
-    collector = resolve_registry(registry)
 
     def metrics_app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         response = metrics_response(
-            collector,
+            registry,
             environ.get("REQUEST_METHOD", "GET"),
             environ.get("PATH_INFO", ""),
             environ.get("HTTP_ACCEPT"),

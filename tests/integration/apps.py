@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from atomicmetrics import make_asgi_app, make_wsgi_app
-from atomicmetrics.samples import MetricFamily, Sample
-from tests.exposition_helpers import StaticCollector, histogram_samples
+from atomicmetrics import Registry, make_asgi_app, make_wsgi_app
 
-COLLECTOR = StaticCollector(
-    [
-        MetricFamily("srv_jobs", "counter", "Jobs.", (Sample("srv_jobs_total", (("q", "a"),), 7),)),
-        MetricFamily(
-            "srv_latency_seconds",
-            "histogram",
-            "Latency.",
-            tuple(histogram_samples("srv_latency_seconds", (), (0.5,), [1, 1], 0.75)),
-        ),
-    ]
-)
+COLLECTOR = Registry()
+COLLECTOR.counter("srv_jobs", "Jobs.", ["q"]).labels("a").inc(7)
+_latency = COLLECTOR.histogram("srv_latency_seconds", "Latency.", buckets=[0.5])
+_latency.observe(0.25)
+_latency.observe(0.5)
+_latency.observe(0.75)
 
 wsgi_app = make_wsgi_app(COLLECTOR)
 asgi_app = make_asgi_app(COLLECTOR)

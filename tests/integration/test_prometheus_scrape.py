@@ -20,7 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
-from atomicmetrics import make_wsgi_app, start_http_server
+from atomicmetrics import Registry, make_wsgi_app, start_http_server
 from atomicmetrics.samples import Collector, MetricFamily, Sample
 from atomicmetrics.wsgi import StartResponse
 from tests.exposition_helpers import (
@@ -40,6 +40,17 @@ TRICKY = 'a"b\\c\nd'
 
 
 def families() -> Collector:
+    """A real Registry (rule family, counter) plus hand-made edge cases."""
+    registry = Registry()
+    rules = registry.rule_execution("it_rule", "Rule runs.", ["rule"], buckets=[1_000, 1_000_000])
+    rules.labels("r1").record(500)
+    rules.labels("r1").record(2_000_000, error=True)
+    registry.counter("it_events", "Events.").inc(41)
+    registry.register(edge_cases())
+    return registry
+
+
+def edge_cases() -> Collector:
     return StaticCollector(
         [
             MetricFamily(
@@ -170,6 +181,19 @@ def test_real_prometheus_scrapes_both_formats(tmp_path: Path, text_server: int) 
                 offset = query(base, f"it_offset_seconds_bucket{sel}")
                 assert offset is not None
                 assert values(offset, "le") == {"0.0": 2, "1.0": 2, "+Inf": 2}
+
+                executions = query(base, f"it_rule_executions_total{sel}")
+                assert executions is not None
+                assert values(executions, "rule") == {"r1": 2}
+                errors = query(base, f"it_rule_errors_total{sel}")
+                assert errors is not None
+                assert values(errors, "rule") == {"r1": 1}
+                durations = query(base, f"it_rule_duration_seconds_bucket{sel}")
+                assert durations is not None
+                assert values(durations, "le") == {"1e-06": 1, "0.001": 1, "+Inf": 2}
+                events = query(base, f"it_events_total{sel}")
+                assert events is not None
+                assert values(events, "job") == {job: 41}
 
             # OpenMetrics forbids a negative _sum: only the text job has it.
             offset_sum = query(base, "it_offset_seconds_sum")

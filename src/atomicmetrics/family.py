@@ -1,0 +1,297 @@
+"""Metric families: one name, one help text, fixed label names, one child per label set.
+
+A family hands out *children* (the objects that record) with ``labels()``:
+
+* ``labels(*values)`` or ``labels(**kv)`` returns the child for those values,
+  each converted with ``str``; a wrong number of values, or names that are
+  not exactly the label names, raise ``ValueError``.
+* A child is created once. Looking up an existing child takes no lock: when
+  every value is an exact ``str``, ``labels`` is a C callable
+  (``_core._FastLookup``) that reads the children dict with the tuple of the
+  values, no Python frame at all; other values (ints, ``str`` subclasses,
+  keywords) go through ``Family.labels`` in Python, which converts them with
+  ``str`` and reads the same dict. A ``dict`` read is atomic under the GIL and
+  on free-threaded CPython. Creation takes the family's lock and checks the
+  dict again under it, so concurrent first calls for one label set agree on a
+  single child; a child is fully built before it is published in the dict, and
+  the dict object is never replaced (``clear`` empties it).
+* ``max_series`` bounds the number of children. Past it, ``labels()`` for a
+  new label set raises ``CardinalityError`` (a ``ValueError`` subclass, so
+  code that catches label errors catches it too) or, with
+  ``on_overflow="collapse"``, returns one shared child whose label values are
+  all ``"__overflow__"``. That overflow child does not count against
+  ``max_series``: a collapsing family exposes at most ``max_series + 1``
+  series. Removing children makes room again.
+* ``remove(*values)`` forgets a child (absent ones are ignored) and
+  ``clear()`` forgets all; a thread still holding a removed child keeps
+  recording into it, but it is no longer exposed.
+* A family without label names has exactly one child, created with the
+  family; the family records directly (``family.inc()``): its recording
+  methods are that child's own bound methods, so the call costs what the
+  child's costs. ``labels()`` with no values returns that child; ``remove``
+  raises ``ValueError`` and ``clear`` does nothing on such a family.
+
+Families are collectors: ``collect()`` yields the ``MetricFamily`` objects
+the family is exposed as, reading one consistent snapshot per child. Reading
+takes no lock that recording could wait on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from types import MethodType
+from typing import ClassVar, Generic, Literal, TypeVar, cast
+
+from atomicmetrics._core import _FastLookup
+from atomicmetrics.formatting import render_labels
+from atomicmetrics.samples import LabelPairs, MetricFamily
+from atomicmetrics.storage import CellKey, CellStorage
+
+__all__ = ["OVERFLOW_LABEL_VALUE", "CardinalityError", "Family", "LabelTexts", "OnOverflow"]
+
+ChildT = TypeVar("ChildT")
+OnOverflow = Literal["raise", "collapse"]
+OVERFLOW_LABEL_VALUE = "__overflow__"
+
+
+class CardinalityError(ValueError):
+    """``labels()`` was asked for a new label set past the family's ``max_series``.
+
+    A ``ValueError`` subclass: catching ``ValueError`` around ``labels()``
+    catches every label error, this one included.
+    """
+
+
+class LabelTexts:
+    """The rendered label text of each label set of one scrape, reused by the next.
+
+    ``texts(labels, le)`` returns ``render_labels(labels)`` followed by the
+    text of ``labels + (("le", b),)`` for each ``b`` of ``le`` -- what the
+    samples carry as ``Sample.rendered_labels`` -- taken from the previous
+    scrape's when it had that label set, so a steady family renders each
+    label set once in its life. ``fresh`` holds only this scrape's label
+    sets; the family keeps it for the next one (removed children drop out).
+    Read side only: concurrent scrapes each fill their own, the last kept wins.
+    """
+
+    __slots__ = ("_previous", "fresh")
+
+    def __init__(self, previous: dict[LabelPairs, tuple[str, ...]]) -> None:
+        self._previous = previous
+        self.fresh: dict[LabelPairs, tuple[str, ...]] = {}
+
+    def texts(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> tuple[str, ...]:
+        found = self._previous.get(labels)
+        if found is None or len(found) != len(le) + 1:
+            found = (render_labels(labels), *[render_labels((*labels, ("le", b))) for b in le])
+        self.fresh[labels] = found
+        return found
+
+
+class Family(Generic[ChildT]):
+    """Base of the families a ``Registry`` makes; see the module docstring.
+
+    Subclasses set ``_proxied`` (the child methods an unlabelled family
+    exposes as its own) and implement ``_new_child`` and ``_collect``.
+    Thread-safe; ``labels()`` on an existing child takes no lock.
+
+    Instances have a ``__dict__`` on purpose: ``labels`` is replaced there by
+    the C fast path, and an unlabelled family stores its child's bound
+    methods there, which shadow the class's delegating methods.
+    """
+
+    _proxied: ClassVar[tuple[str, ...]] = ()
+
+    name: str
+    help: str
+    labelnames: tuple[str, ...]
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        labelnames: tuple[str, ...],
+        storage: CellStorage,
+        *,
+        max_series: int | None,
+        on_overflow: OnOverflow,
+    ) -> None:
+        self.name = name
+        self.help = help
+        self.labelnames = labelnames
+        self._storage = storage  # immutable
+        self._max_series = max_series  # immutable
+        self._on_overflow = on_overflow  # immutable
+        # Read without a lock (one dict read on the fast path); written only
+        # under _lock, always with a fully built child; never replaced. Keyed
+        # by _dict_key(values): the value itself in a one-label family (what
+        # _FastLookup looks up without building a tuple), else the tuple.
+        self._single = len(labelnames) == 1  # immutable
+        self._children: dict[str | tuple[str, ...], ChildT] = {}
+        # The collapse child, also stored in _children; set and cleared under _lock.
+        self._overflow: ChildT | None = None
+        self._lock = threading.Lock()  # guards creation and removal of children
+        self._only: ChildT | None = None  # the child of an unlabelled family
+        # Read side: rendered label texts of the last scrape (see LabelTexts);
+        # replaced by each scrape, never mutated.
+        self._texts: dict[LabelPairs, tuple[str, ...]] = {}
+        # labels() with only exact-str values: one C call, one dict read.
+        self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
+        if not labelnames:
+            child = self._new_child(())
+            self._only = child
+            self._children[()] = child
+            for attr in self._proxied:
+                self.__dict__[attr] = getattr(child, attr)
+
+    # ---- children ----------------------------------------------------------
+
+    def labels(self, *values: object, **kv: object) -> ChildT:
+        """Return the child for these label values (see the module docstring).
+
+        Raises ``ValueError`` for a wrong number or wrong names of labels,
+        ``CardinalityError`` past ``max_series``. Cost of an existing child
+        when every value is a ``str``: one C call (``_FastLookup``: one dict
+        read), no lock; other values take this Python method,
+        which converts them with ``str`` and reads the dict, still lock-free.
+        """
+        return self._child_for(self._key(values, kv, "labels"))
+
+    def remove(self, *values: object, **kv: object) -> None:
+        """Forget the child for these label values; absent ones are ignored.
+
+        Raises ``ValueError`` for a wrong number or names of labels, or on a
+        family without labels.
+        """
+        if not self.labelnames:
+            raise ValueError(f"{self.name}: remove() on a family without labels")
+        key = self._dict_key(self._key(values, kv, "remove"))
+        with self._lock:
+            child = self._children.pop(key, None)
+            if child is not None and child is self._overflow:
+                self._overflow = None
+
+    def clear(self) -> None:
+        """Forget every child (does nothing on a family without labels)."""
+        if not self.labelnames:
+            return
+        with self._lock:
+            self._children.clear()  # the same dict: _FastLookup holds it
+            self._overflow = None
+
+    def _key(
+        self, values: tuple[object, ...], kv: Mapping[str, object], op: str
+    ) -> tuple[str, ...]:
+        names = self.labelnames
+        if kv:
+            if values:
+                raise ValueError(
+                    f"{self.name}: {op}() takes label values by position or by name, not both"
+                )
+            if len(kv) != len(names) or not all(n in kv for n in names):
+                raise ValueError(
+                    f"{self.name}: {op}() needs the labels {list(names)}, got {sorted(kv)}"
+                )
+            return tuple([str(kv[n]) for n in names])
+        if len(values) != len(names):
+            raise ValueError(
+                f"{self.name}: {op}() needs {len(names)} label values {list(names)}, "
+                f"got {len(values)}"
+            )
+        return tuple([str(v) for v in values])
+
+    def _dict_key(self, values: tuple[str, ...]) -> str | tuple[str, ...]:
+        return values[0] if self._single else values
+
+    def _values_of(self, key: str | tuple[str, ...]) -> tuple[str, ...]:
+        """The label values of a key of ``_children`` (inverse of ``_dict_key``)."""
+        return (cast(str, key),) if self._single else cast("tuple[str, ...]", key)
+
+    def _child_for(self, values: tuple[str, ...]) -> ChildT:
+        key = self._dict_key(values)
+        child = self._children.get(key)
+        if child is not None:
+            return child
+        overflow = self._overflow
+        if overflow is not None and self._full():  # collapsed keys stay lock-free
+            return overflow
+        with self._lock:
+            child = self._children.get(key)
+            if child is not None:
+                return child
+            if self._full():
+                return self._overflow_child()
+            child = self._new_child(values)
+            self._children[key] = child
+            return child
+
+    def _full(self) -> bool:
+        limit = self._max_series
+        if limit is None:
+            return False
+        return len(self._children) - (self._overflow is not None) >= limit
+
+    def _overflow_child(self) -> ChildT:
+        """Called under _lock once the family is full."""
+        if self._on_overflow == "raise":
+            raise CardinalityError(
+                f"{self.name}: more than max_series={self._max_series} label sets"
+            )
+        child = self._overflow
+        if child is None:
+            values = (OVERFLOW_LABEL_VALUE,) * len(self.labelnames)
+            child = self._new_child(values)
+            self._children[self._dict_key(values)] = child
+            self._overflow = child
+        return child
+
+    def _only_child(self) -> ChildT:
+        """The child of an unlabelled family; ValueError on a labelled one."""
+        if self._only is None:
+            raise ValueError(
+                f"{self.name} has labels {list(self.labelnames)}: record through labels(...)"
+            )
+        return self._only
+
+    def _cell_key(self, labelvalues: tuple[str, ...], role: str) -> CellKey:
+        return CellKey(self.name, labelvalues, role)
+
+    # ---- reading -----------------------------------------------------------
+
+    def collect(self) -> Iterator[MetricFamily]:
+        """Yield the exposed families: one snapshot per child, taken once.
+
+        Copies the children dict (atomic on both GIL and free-threaded
+        CPython) and never takes the family lock.
+        """
+        names = self.labelnames
+        children = self._children.copy()
+        items: list[tuple[LabelPairs, ChildT]]
+        if self._single:
+            name = names[0]
+            items = [(((name, cast(str, key)),), child) for key, child in children.items()]
+        else:
+            values_of = self._values_of
+            items = [
+                (tuple(zip(names, values_of(key), strict=True)), child)
+                for key, child in children.items()
+            ]
+        return self._collect(items)
+
+    def _label_texts(self) -> LabelTexts:
+        """A ``LabelTexts`` for one scrape, seeded with the last scrape's texts."""
+        return LabelTexts(self._texts)
+
+    def _keep_texts(self, texts: LabelTexts) -> None:
+        """Keep a finished scrape's texts for the next one."""
+        self._texts = texts.fresh
+
+    def _new_child(self, labelvalues: tuple[str, ...]) -> ChildT:
+        raise NotImplementedError
+
+    def _collect(self, items: list[tuple[LabelPairs, ChildT]]) -> Iterator[MetricFamily]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} labels={list(self.labelnames)}>"

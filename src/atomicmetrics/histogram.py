@@ -1,0 +1,204 @@
+"""The Prometheus histogram (bounds in seconds), its family, and bucket samples.
+
+A ``Histogram`` is one ``AtomicHistogram`` cell plus ``time()``. Its family
+exposes ``<name>_bucket`` (cumulative, ``le`` label last), ``<name>_count``
+and ``<name>_sum`` per child, from one consistent snapshot per child.
+``histogram_samples`` builds those samples; the rule-execution family reuses
+it for its duration histogram.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import ClassVar, ParamSpec, TypeVar
+
+from atomicmetrics._core import AtomicHistogram
+from atomicmetrics.family import Family, OnOverflow
+from atomicmetrics.formatting import format_bound
+from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
+from atomicmetrics.snapshots import HistogramSnapshot
+from atomicmetrics.storage import CellStorage
+
+__all__ = [
+    "DEFAULT_BUCKETS_S",
+    "Histogram",
+    "HistogramFamily",
+    "HistogramTimer",
+    "histogram_samples",
+    "le_values",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Prometheus' default buckets (client_golang DefBuckets, client_python
+# Histogram.DEFAULT_BUCKETS): 5 ms to 10 s, for request latencies in seconds.
+DEFAULT_BUCKETS_S: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+
+
+class HistogramTimer:
+    """Times a block or every call of a function and observes the seconds.
+
+    As a context manager it observes when the block exits (also when it
+    raises; the exception propagates). As a decorator each call gets its own
+    start time, so a decorated function may run on many threads at once.
+    Clock: ``time.perf_counter()``.
+    """
+
+    __slots__ = ("_observe", "_start")
+
+    def __init__(self, observe: Callable[[float], None]) -> None:
+        self._observe = observe
+        self._start = 0.0
+
+    def __enter__(self) -> HistogramTimer:
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._observe(time.perf_counter() - self._start)
+
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
+        observe = self._observe
+
+        @functools.wraps(func)
+        def timed(*args: P.args, **kwargs: P.kwargs) -> R:
+            start = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                observe(time.perf_counter() - start)
+
+        return timed
+
+
+class Histogram:
+    """Observations (seconds, by convention) counted in fixed buckets.
+
+    Thread-safe and lock-free. ``observe(x)`` is the cell's own C method
+    (one C call; NaN raises ``ValueError``, non-numbers ``TypeError``);
+    ``snapshot()`` returns a consistent ``HistogramSnapshot`` (per-bucket
+    counts, not cumulative). ``time()`` observes elapsed seconds.
+
+    ``Histogram(buckets)`` stands alone with a cell of its own (bounds in
+    seconds, ``AtomicHistogram``'s rules: ``ValueError`` otherwise); a family
+    passes ``cell=`` from its registry's storage and ignores ``buckets``.
+    """
+
+    __slots__ = ("_cell", "observe", "snapshot")
+
+    observe: Callable[[float], None]
+    snapshot: Callable[[], HistogramSnapshot]
+
+    def __init__(
+        self, buckets: Sequence[float] = DEFAULT_BUCKETS_S, *, cell: AtomicHistogram | None = None
+    ) -> None:
+        if cell is None:
+            cell = AtomicHistogram(buckets)
+        self._cell = cell
+        self.observe = cell.observe  # observe(x): count x in its bucket
+        self.snapshot = cell.snapshot  # snapshot(): consistent HistogramSnapshot
+
+    def time(self) -> HistogramTimer:
+        """A context manager and decorator observing elapsed seconds."""
+        return HistogramTimer(self.observe)
+
+    def __repr__(self) -> str:
+        s = self.snapshot()
+        return f"Histogram(count={s.count!r}, sum={s.sum!r})"
+
+
+def le_values(bounds: Sequence[float]) -> tuple[str, ...]:
+    """The ``le`` label values of buckets with these upper bounds, ``+Inf`` last."""
+    return (*[format_bound(b) for b in bounds], "+Inf")
+
+
+def histogram_samples(
+    name: str,
+    labels: LabelPairs,
+    le: tuple[str, ...],
+    buckets: Sequence[int],
+    count: int,
+    total: float,
+    texts: tuple[str, ...],
+) -> list[Sample]:
+    """Samples of one histogram child: cumulative ``_bucket``s, ``_count``, ``_sum``.
+
+    ``buckets`` are per-bucket counts aligned with ``le`` (from
+    ``le_values``); ``count`` must equal their sum (a consistent snapshot).
+    ``texts`` are the rendered labels (``LabelTexts.texts(labels, le)``).
+    """
+    bucket_name = name + "_bucket"
+    out: list[Sample] = []
+    cumulative = 0
+    for le_value, n, text in zip(le, buckets, texts[1:], strict=True):
+        cumulative += n
+        out.append(Sample(bucket_name, (*labels, ("le", le_value)), cumulative, text))
+    out.append(Sample(name + "_count", labels, count, texts[0]))
+    out.append(Sample(name + "_sum", labels, total, texts[0]))
+    return out
+
+
+class HistogramFamily(Family[Histogram]):
+    """A family of ``Histogram`` children with one set of bounds (seconds).
+
+    Without labels it records directly: ``family.observe(0.2)``,
+    ``with family.time(): ...``.
+    """
+
+    _proxied: ClassVar[tuple[str, ...]] = ("observe", "snapshot", "time")
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        labelnames: tuple[str, ...],
+        storage: CellStorage,
+        *,
+        max_series: int | None,
+        on_overflow: OnOverflow,
+        bounds: tuple[float, ...],
+    ) -> None:
+        self.bounds = bounds
+        self._le = le_values(bounds)
+        super().__init__(
+            name, help, labelnames, storage, max_series=max_series, on_overflow=on_overflow
+        )
+
+    def observe(self, x: float) -> None:
+        """``Histogram.observe`` of the only child; ``ValueError`` on a labelled family."""
+        self._only_child().observe(x)
+
+    def snapshot(self) -> HistogramSnapshot:
+        """``Histogram.snapshot`` of the only child; ``ValueError`` on a labelled family."""
+        return self._only_child().snapshot()
+
+    def time(self) -> HistogramTimer:
+        """``Histogram.time`` of the only child; ``ValueError`` on a labelled family."""
+        return self._only_child().time()
+
+    def _new_child(self, labelvalues: tuple[str, ...]) -> Histogram:
+        key = self._cell_key(labelvalues, "histogram")
+        return Histogram(cell=self._storage.histogram_cell(key, self.bounds))
+
+    def _collect(self, items: list[tuple[LabelPairs, Histogram]]) -> Iterator[MetricFamily]:
+        samples: list[Sample] = []
+        texts = self._label_texts()
+        le = self._le
+        for labels, child in items:
+            s = child.snapshot()
+            samples += histogram_samples(
+                self.name, labels, le, s.buckets, s.count, s.sum, texts.texts(labels, le)
+            )
+        self._keep_texts(texts)
+        yield MetricFamily(self.name, "histogram", self.help, tuple(samples))

@@ -1,0 +1,337 @@
+"""The registry: makes metric families by name and collects them for exposition.
+
+``Registry()`` holds families (made by its factories) and custom collectors
+(``register``); ``REGISTRY`` is the default one. Rules (DESIGN §3):
+
+* Asking again for a family with the same name, type and label names (and
+  the same buckets / window / cardinality settings) returns the same family
+  object; the help text of later calls is ignored. The same name with
+  another type, other label names or other settings raises ``ValueError``.
+* Names are validated by ``atomicmetrics.names``; a counter asked for as
+  ``x`` or ``x_total`` is the family ``x``, exposed as ``x_total``.
+* A family also refuses names that would collide *in the exposition* with
+  another family's: each family claims its family names and sample names
+  (histogram ``a`` claims ``a``, ``a_bucket``, ``a_count``, ``a_sum``; a
+  rule-execution family claims the names of its five exposed families), and a
+  new family whose claims meet existing ones raises ``ValueError``. Custom
+  collectors are not checked (their names are only known at scrape time).
+* Factories take the registry's lock; recording never does, and
+  ``collect()`` only copies lists, so reading never blocks recording.
+
+Storage seam: a registry asks ``self._storage`` (a
+``atomicmetrics.storage.CellStorage``) for every cell; a subclass such as the
+multi-process registry assigns its own storage in ``__init__``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from atomicmetrics._core import AtomicHistogram
+from atomicmetrics._int64 import as_int64
+from atomicmetrics.composite import (
+    RuleExecutionFamily,
+    ThroughputFamily,
+    rule_execution_names,
+    throughput_names,
+)
+from atomicmetrics.counter import CounterFamily
+from atomicmetrics.family import Family, OnOverflow
+from atomicmetrics.gauge import GaugeFamily
+from atomicmetrics.histogram import DEFAULT_BUCKETS_S, HistogramFamily
+from atomicmetrics.json_snapshot import snapshot_families
+from atomicmetrics.names import (
+    counter_family_name,
+    counter_names,
+    gauge_names,
+    histogram_names,
+    validate_labelnames,
+    validate_metric_name,
+)
+from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
+from atomicmetrics.samples import Collector, MetricFamily
+from atomicmetrics.storage import (
+    MULTIPROCESS_MODES,
+    CellStorage,
+    InProcessStorage,
+    MultiprocessMode,
+)
+from atomicmetrics.throughput import ThroughputMetric
+
+if TYPE_CHECKING:
+    from atomicmetrics.prometheus_bridge import PrometheusCollector
+
+__all__ = ["REGISTRY", "Registry"]
+
+F = TypeVar("F", bound=Family[Any])
+
+
+class Registry:
+    """A set of metric families and collectors, collected together for exposition.
+
+    Thread-safe: factories, ``register`` and ``unregister`` serialize on one
+    lock; ``collect()`` and ``snapshot()`` take no lock that recording uses.
+    Factories raise ``ValueError`` for invalid or conflicting names, labels
+    and settings, ``TypeError`` for wrongly typed arguments.
+    """
+
+    def __init__(self) -> None:
+        self._storage: CellStorage = InProcessStorage()  # set once, before any family
+        self._lock = threading.Lock()  # guards the four fields below
+        self._families: dict[str, Family[Any]] = {}  # by family name
+        self._claims: dict[str, str] = {}  # exposed name -> family name claiming it
+        self._settings: dict[str, dict[str, Any]] = {}  # family name -> factory settings
+        # Families and custom collectors in registration order; replaced, never
+        # mutated, so collect() can iterate a reference without the lock.
+        self._collectors: tuple[Collector, ...] = ()
+
+    # ---- factories ---------------------------------------------------------
+
+    def counter(
+        self,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        *,
+        max_series: int | None = None,
+        on_overflow: OnOverflow = "raise",
+    ) -> CounterFamily:
+        """A counter family, exposed as ``<name>_total`` (``name`` may end in ``_total``)."""
+        family_name = counter_family_name(validate_metric_name(name))
+        labels = validate_labelnames(labelnames, histogram=False)
+        return self._get_or_create(
+            CounterFamily,
+            counter_names(family_name),
+            family_name,
+            help,
+            labels,
+            **_limits(max_series, on_overflow),
+        )
+
+    def gauge(
+        self,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        *,
+        max_series: int | None = None,
+        on_overflow: OnOverflow = "raise",
+        multiprocess_mode: MultiprocessMode = "all",
+    ) -> GaugeFamily:
+        """A gauge family. ``multiprocess_mode`` (``all``, ``livesum``, ``max``,
+        ``min``, ``mostrecent``) matters only in a multi-process registry."""
+        validate_metric_name(name)
+        labels = validate_labelnames(labelnames, histogram=False)
+        if multiprocess_mode not in MULTIPROCESS_MODES:
+            raise ValueError(
+                f"multiprocess_mode must be one of {MULTIPROCESS_MODES}, not {multiprocess_mode!r}"
+            )
+        return self._get_or_create(
+            GaugeFamily,
+            gauge_names(name),
+            name,
+            help,
+            labels,
+            **_limits(max_series, on_overflow),
+            multiprocess_mode=multiprocess_mode,
+        )
+
+    def histogram(
+        self,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        buckets: Sequence[float] = DEFAULT_BUCKETS_S,
+        *,
+        max_series: int | None = None,
+        on_overflow: OnOverflow = "raise",
+    ) -> HistogramFamily:
+        """A histogram family; ``buckets`` are upper bounds in seconds
+        (``AtomicHistogram``'s rules; default 5 ms to 10 s). ``le`` is reserved."""
+        validate_metric_name(name)
+        labels = validate_labelnames(labelnames, histogram=True)
+        bounds = _bounds(buckets)
+        return self._get_or_create(
+            HistogramFamily,
+            histogram_names(name),
+            name,
+            help,
+            labels,
+            **_limits(max_series, on_overflow),
+            bounds=bounds,
+        )
+
+    def rule_execution(
+        self,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        buckets: Sequence[float] = DEFAULT_DURATION_BUCKETS_NS,
+        *,
+        max_series: int | None = None,
+        on_overflow: OnOverflow = "raise",
+    ) -> RuleExecutionFamily:
+        """A family of ``RuleExecutionMetric``; ``buckets`` in nanoseconds.
+        Exposed as five families (see ``atomicmetrics.composite``)."""
+        validate_metric_name(name)
+        labels = validate_labelnames(labelnames, histogram=True)
+        bounds = _bounds(buckets)
+        return self._get_or_create(
+            RuleExecutionFamily,
+            rule_execution_names(name),
+            name,
+            help,
+            labels,
+            **_limits(max_series, on_overflow),
+            bounds=bounds,
+        )
+
+    def throughput(
+        self,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        window_s: float = 60.0,
+        resolution_s: float = 1.0,
+        sla_ns: int | None = None,
+        *,
+        max_series: int | None = None,
+        on_overflow: OnOverflow = "raise",
+    ) -> ThroughputFamily:
+        """A family of ``ThroughputMetric`` (``ThroughputMetric``'s rules for the
+        window and SLA). Exposed as five families (see ``atomicmetrics.composite``)."""
+        validate_metric_name(name)
+        labels = validate_labelnames(labelnames, histogram=False)
+        ThroughputMetric(window_s=window_s, resolution_s=resolution_s, sla_ns=sla_ns)  # validates
+        return self._get_or_create(
+            ThroughputFamily,
+            throughput_names(name),
+            name,
+            help,
+            labels,
+            **_limits(max_series, on_overflow),
+            window_s=window_s,
+            resolution_s=resolution_s,
+            sla_ns=sla_ns,
+        )
+
+    def _get_or_create(
+        self,
+        cls: type[F],
+        claims: frozenset[str],
+        name: str,
+        help: str,
+        labelnames: tuple[str, ...],
+        **settings: Any,
+    ) -> F:
+        if not isinstance(help, str):
+            raise TypeError(f"help must be a str, not {type(help).__name__}")
+        with self._lock:
+            existing = self._families.get(name)
+            if existing is None:
+                clash = sorted(claims & self._claims.keys())
+                if clash:
+                    owner = self._claims[clash[0]]
+                    raise ValueError(
+                        f"{name}: exposed name {clash[0]!r} is already used by family {owner!r}"
+                    )
+                family = cls(name, help, labelnames, self._storage, **settings)
+                self._families[name] = family
+                self._settings[name] = settings
+                self._claims.update(dict.fromkeys(claims, name))
+                self._collectors = (*self._collectors, family)
+                return family
+            known = self._settings[name]
+        if not isinstance(existing, cls):
+            raise ValueError(f"{name} is already registered as a {type(existing).__name__}")
+        if existing.labelnames != labelnames:
+            raise ValueError(
+                f"{name} is already registered with labels {list(existing.labelnames)}, "
+                f"not {list(labelnames)}"
+            )
+        if known != settings:
+            raise ValueError(f"{name} is already registered with other settings: {known}")
+        return existing
+
+    # ---- collectors --------------------------------------------------------
+
+    def register(self, collector: Collector) -> None:
+        """Add a custom collector (anything with ``collect()``); collected in order.
+
+        Raises ``TypeError`` if it has no ``collect``, ``ValueError`` if it is
+        already registered. Its names are not checked against the families'.
+        """
+        if not isinstance(collector, Collector):
+            raise TypeError(f"{type(collector).__name__} has no collect() method")
+        with self._lock:
+            if any(c is collector for c in self._collectors):
+                raise ValueError(f"{collector!r} is already registered")
+            self._collectors = (*self._collectors, collector)
+
+    def unregister(self, collector: Collector) -> None:
+        """Remove a collector or a family of this registry (its names become free).
+
+        Raises ``ValueError`` if it is not registered.
+        """
+        with self._lock:
+            if not any(c is collector for c in self._collectors):
+                raise ValueError(f"{collector!r} is not registered")
+            self._collectors = tuple(c for c in self._collectors if c is not collector)
+            if isinstance(collector, Family) and self._families.get(collector.name) is collector:
+                del self._families[collector.name]
+                del self._settings[collector.name]
+                self._claims = {k: v for k, v in self._claims.items() if v != collector.name}
+
+    # ---- reading -----------------------------------------------------------
+
+    def collect(self) -> Iterator[MetricFamily]:
+        """Yield every family's exposed ``MetricFamily`` objects, in registration order.
+
+        Takes no lock: it iterates the collector tuple current at the call,
+        and each family reads its children without blocking recorders.
+        """
+        for collector in self._collectors:
+            yield from collector.collect()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything ``collect()`` yields as strict JSON data.
+
+        Shape: ``{family name: {"type", "help", "samples": [{"name",
+        "labels", "value"}]}}`` (see ``atomicmetrics.json_snapshot``);
+        non-finite values are the strings ``"NaN"``, ``"+Inf"``, ``"-Inf"``.
+        """
+        return snapshot_families(self.collect())
+
+    def as_prometheus_collector(self) -> PrometheusCollector:
+        """A prometheus_client collector reading this registry at each scrape.
+
+        Register it with ``prometheus_client.REGISTRY.register(...)`` to serve
+        atomicmetrics families from an existing prometheus_client endpoint.
+        Imports ``atomicmetrics.prometheus_bridge`` (and so prometheus_client,
+        ``pip install atomicmetrics[prometheus]``) on first call only;
+        ``ImportError`` without it.
+        """
+        from atomicmetrics.prometheus_bridge import PrometheusCollector
+
+        return PrometheusCollector(self)
+
+
+def _limits(max_series: int | None, on_overflow: str) -> dict[str, Any]:
+    if max_series is not None:
+        max_series = as_int64(max_series, "max_series")
+        if max_series < 1:
+            raise ValueError(f"max_series must be >= 1 or None, not {max_series}")
+    if on_overflow not in ("raise", "collapse"):
+        raise ValueError(f"on_overflow must be 'raise' or 'collapse', not {on_overflow!r}")
+    return {"max_series": max_series, "on_overflow": on_overflow}
+
+
+def _bounds(buckets: Sequence[float]) -> tuple[float, ...]:
+    """Bucket bounds checked and normalized by ``AtomicHistogram``'s own rules."""
+    return AtomicHistogram(buckets).bounds()
+
+
+REGISTRY = Registry()
+"""The default registry (what ``generate_text()`` and the HTTP server read by default)."""

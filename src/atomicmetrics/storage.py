@@ -1,0 +1,95 @@
+"""The storage seam: where the cells of a registry's metrics come from.
+
+A family never constructs C objects itself: when ``labels()`` creates a child
+it asks its registry's ``CellStorage`` for the cells, by a ``CellKey`` that
+names them (family name, label values, role within the child). Two
+implementations exist:
+
+* ``InProcessStorage`` (the default of ``Registry``) constructs the C objects,
+  which own their words in process memory; the key is ignored.
+* the multi-process arena (``atomicmetrics.multiprocess``) places each cell
+  in a shared mmap'd file at an offset it finds or allocates for the key and
+  returns ``Type._from_buffer(view, offset, ...)``; every process asking for
+  the same key gets the same words. A ``Registry`` subclass installs its
+  storage by assigning ``self._storage`` in ``__init__`` before any family
+  exists.
+
+Roles (``CellKey.role``) per child kind: counter ``"int"`` (integral adds,
+an ``AtomicCounter``) and ``"float"`` (fractional adds, an ``AtomicFloat``);
+gauge ``"value"``; histogram ``"histogram"``; rule execution ``"rule"``;
+throughput ``"throughput"``.
+
+Gauges get their own method because in a multi-process registry their cell
+is per process and aggregated by ``mode`` at read time (``"all"``,
+``"livesum"``, ``"max"``, ``"min"``, ``"mostrecent"``); in-process the mode is
+validated by the factory and ignored here.
+
+Storage methods run only when a child is created (under the family's
+creation lock), never on a recording path.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple, Protocol
+
+from atomicmetrics._core import AtomicCounter, AtomicFloat, AtomicHistogram, RuleExecutionMetric
+from atomicmetrics.throughput import ThroughputMetric
+
+__all__ = ["MULTIPROCESS_MODES", "CellKey", "CellStorage", "InProcessStorage", "MultiprocessMode"]
+
+MultiprocessMode = Literal["all", "livesum", "max", "min", "mostrecent"]
+MULTIPROCESS_MODES: tuple[MultiprocessMode, ...] = ("all", "livesum", "max", "min", "mostrecent")
+
+
+class CellKey(NamedTuple):
+    """Names one cell: ``family`` (the family name, a counter's without
+    ``_total``), the child's ``labelvalues`` in label-name order (``()``
+    without labels), and the cell's ``role`` within the child."""
+
+    family: str
+    labelvalues: tuple[str, ...]
+    role: str
+
+
+class CellStorage(Protocol):
+    """Makes the cells of a child; see the module docstring for the contract."""
+
+    def int_cell(self, key: CellKey) -> AtomicCounter: ...
+
+    def float_cell(self, key: CellKey) -> AtomicFloat: ...
+
+    def gauge_cell(self, key: CellKey, mode: MultiprocessMode) -> AtomicFloat: ...
+
+    def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram: ...
+
+    def rule_cell(self, key: CellKey, bounds: tuple[float, ...]) -> RuleExecutionMetric: ...
+
+    def throughput_cell(
+        self, key: CellKey, window_s: float, resolution_s: float, sla_ns: int | None
+    ) -> ThroughputMetric: ...
+
+
+class InProcessStorage:
+    """The default storage: fresh C objects owning their words; keys ignored."""
+
+    __slots__ = ()
+
+    def int_cell(self, key: CellKey) -> AtomicCounter:
+        return AtomicCounter()
+
+    def float_cell(self, key: CellKey) -> AtomicFloat:
+        return AtomicFloat()
+
+    def gauge_cell(self, key: CellKey, mode: MultiprocessMode) -> AtomicFloat:
+        return AtomicFloat()
+
+    def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram:
+        return AtomicHistogram(bounds)
+
+    def rule_cell(self, key: CellKey, bounds: tuple[float, ...]) -> RuleExecutionMetric:
+        return RuleExecutionMetric(bounds)
+
+    def throughput_cell(
+        self, key: CellKey, window_s: float, resolution_s: float, sla_ns: int | None
+    ) -> ThroughputMetric:
+        return ThroughputMetric(window_s=window_s, resolution_s=resolution_s, sla_ns=sla_ns)
