@@ -570,7 +570,7 @@ class MultiProcessRegistry(Registry):
             if family is None or not storage.stale(name, values):
                 continue
             with family._lock:
-                for key in [k for k in family._children if _values(k) == values]:
+                for key in [k for k in family._children if family._values_of(k) == values]:
                     if family._children.pop(key) is family._overflow:
                         family._overflow = None
 
@@ -719,11 +719,6 @@ class MultiProcessRegistry(Registry):
 
 
 _KINDS = ("counter", "gauge", "histogram", "rule_execution", "throughput")
-
-
-def _values(key: str | tuple[str, ...]) -> tuple[str, ...]:
-    """Label values of a key of ``Family._children`` (a one-label family keys by the value)."""
-    return key if isinstance(key, tuple) else (key,)
 
 
 def _spec(kind: str, family: Family[Any]) -> dict[str, Any]:
