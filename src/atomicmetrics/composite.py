@@ -185,8 +185,9 @@ class RuleExecutionFamily(Family[RuleExecutionMetric]):
         maximum: list[Sample] = []
         for labels, child in items:
             s = child.snapshot()
-            executions.append(Sample(n + "_executions_total", labels, s.execution_count))
-            errors.append(Sample(n + "_errors_total", labels, s.error_count))
+            text = self._rendered(labels)
+            executions.append(Sample(n + "_executions_total", labels, s.execution_count, text))
+            errors.append(Sample(n + "_errors_total", labels, s.error_count, text))
             duration += histogram_samples(
                 n + "_duration_seconds",
                 labels,
@@ -194,14 +195,16 @@ class RuleExecutionFamily(Family[RuleExecutionMetric]):
                 s.bucket_counts,
                 s.execution_count,
                 s.total_duration_ns / _NS_PER_S,
+                text,
+                self._rendered_buckets(labels, self._le),
             )
             if s.min_duration_ns is not None:
                 minimum.append(
-                    Sample(n + "_duration_min_seconds", labels, s.min_duration_ns / _NS_PER_S)
+                    Sample(n + "_duration_min_seconds", labels, s.min_duration_ns / _NS_PER_S, text)
                 )
             if s.max_duration_ns is not None:
                 maximum.append(
-                    Sample(n + "_duration_max_seconds", labels, s.max_duration_ns / _NS_PER_S)
+                    Sample(n + "_duration_max_seconds", labels, s.max_duration_ns / _NS_PER_S, text)
                 )
         yield _family(n + "_executions", "counter", _help(help, "executions"), executions)
         yield _family(n + "_errors", "counter", _help(help, "executions that failed"), errors)
@@ -306,11 +309,12 @@ class ThroughputFamily(Family[ThroughputMetric]):
         peak: list[Sample] = []
         for labels, child in items:
             s = child.snapshot()
-            events.append(Sample(n + "_events_total", labels, s.events_processed))
-            samples.append(Sample(n + "_samples_total", labels, s.sample_count))
-            violations.append(Sample(n + "_sla_violations_total", labels, s.sla_violations))
-            rate.append(Sample(n + "_events_per_second", labels, s.throughput))
-            peak.append(Sample(n + "_peak_events_per_second", labels, s.peak_throughput))
+            text = self._rendered(labels)
+            events.append(Sample(n + "_events_total", labels, s.events_processed, text))
+            samples.append(Sample(n + "_samples_total", labels, s.sample_count, text))
+            violations.append(Sample(n + "_sla_violations_total", labels, s.sla_violations, text))
+            rate.append(Sample(n + "_events_per_second", labels, s.throughput, text))
+            peak.append(Sample(n + "_peak_events_per_second", labels, s.peak_throughput, text))
         yield _family(n + "_events", "counter", _help(help, "events processed"), events)
         yield _family(n + "_samples", "counter", _help(help, "recorded samples"), samples)
         yield _family(

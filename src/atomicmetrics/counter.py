@@ -102,9 +102,12 @@ class CounterFamily(Family[Counter]):
 
     def _collect(self, items: list[tuple[LabelPairs, Counter]]) -> Iterator[MetricFamily]:
         sample = self.name + "_total"
+        rendered = self._rendered
         yield MetricFamily(
             self.name,
             "counter",
             self.help,
-            tuple([Sample(sample, labels, child.value()) for labels, child in items]),
+            tuple(
+                [Sample(sample, labels, child.value(), rendered(labels)) for labels, child in items]
+            ),
         )

@@ -44,6 +44,7 @@ from types import MethodType
 from typing import ClassVar, Generic, Literal, TypeVar, cast
 
 from atomicmetrics._core import _FastLookup
+from atomicmetrics.formatting import render_labels
 from atomicmetrics.samples import LabelPairs, MetricFamily
 from atomicmetrics.storage import CellKey, CellStorage
 
@@ -106,6 +107,16 @@ class Family(Generic[ChildT]):
         self._overflow: ChildT | None = None
         self._lock = threading.Lock()  # guards creation and removal of children
         self._only: ChildT | None = None  # the child of an unlabelled family
+        # Scrape-side caches: each child's label pairs, and
+        # formatting.render_labels per label set (and per label set's
+        # buckets): labels are paired and rendered once, not at every scrape
+        # (benchmarks/bench_exposition.py: about half of generate_text).
+        # Written by collect() without a lock: a dict write is atomic and two
+        # scrapes racing on one entry store the same text. Emptied by
+        # remove()/clear(), so they never outgrow the label sets seen since.
+        self._pairs: dict[str | tuple[str, ...], LabelPairs] = {}  # keyed as _children
+        self._label_text: dict[LabelPairs, str] = {}
+        self._bucket_text: dict[LabelPairs, tuple[tuple[LabelPairs, str], ...]] = {}
         # labels() with only exact-str values: one C call, one dict read.
         self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
         if not labelnames:
@@ -136,11 +147,16 @@ class Family(Generic[ChildT]):
         """
         if not self.labelnames:
             raise ValueError(f"{self.name}: remove() on a family without labels")
-        key = self._dict_key(self._key(values, kv, "remove"))
+        labelvalues = self._key(values, kv, "remove")
+        key = self._dict_key(labelvalues)
         with self._lock:
             child = self._children.pop(key, None)
             if child is not None and child is self._overflow:
                 self._overflow = None
+        self._pairs.pop(key, None)
+        pairs = tuple(zip(self.labelnames, labelvalues, strict=True))
+        self._label_text.pop(pairs, None)
+        self._bucket_text.pop(pairs, None)
 
     def clear(self) -> None:
         """Forget every child (does nothing on a family without labels)."""
@@ -149,6 +165,9 @@ class Family(Generic[ChildT]):
         with self._lock:
             self._children.clear()  # the same dict: _FastLookup holds it
             self._overflow = None
+        self._pairs.clear()
+        self._label_text.clear()
+        self._bucket_text.clear()
 
     def _key(
         self, values: tuple[object, ...], kv: Mapping[str, object], op: str
@@ -231,18 +250,38 @@ class Family(Generic[ChildT]):
         Copies the children dict (atomic on both GIL and free-threaded
         CPython) and never takes the family lock.
         """
-        names = self.labelnames
         children = self._children.copy()
-        items: list[tuple[LabelPairs, ChildT]]
-        if self._single:
-            name = names[0]
-            items = [(((name, cast(str, key)),), child) for key, child in children.items()]
-        else:
-            items = [
-                (tuple(zip(names, cast("tuple[str, ...]", key), strict=True)), child)
-                for key, child in children.items()
-            ]
+        pairs_of = self._pairs
+        items: list[tuple[LabelPairs, ChildT]] = []
+        for key, child in children.items():
+            pairs = pairs_of.get(key)
+            if pairs is None:
+                pairs = pairs_of[key] = self._label_pairs(key)
+            items.append((pairs, child))
         return self._collect(items)
+
+    def _label_pairs(self, key: str | tuple[str, ...]) -> LabelPairs:
+        if self._single:
+            return ((self.labelnames[0], cast(str, key)),)
+        return tuple(zip(self.labelnames, cast("tuple[str, ...]", key), strict=True))
+
+    def _rendered(self, labels: LabelPairs) -> str:
+        """``render_labels(labels)``, cached for this family (``Sample.rendered_labels``)."""
+        text = self._label_text.get(labels)
+        if text is None:
+            text = self._label_text[labels] = render_labels(labels)
+        return text
+
+    def _rendered_buckets(
+        self, labels: LabelPairs, le: tuple[str, ...]
+    ) -> tuple[tuple[LabelPairs, str], ...]:
+        """Each bucket's label pairs (``le`` last) and their rendered text, cached."""
+        buckets = self._bucket_text.get(labels)
+        if buckets is None:
+            pairs = [(*labels, ("le", v)) for v in le]
+            buckets = tuple([(p, render_labels(p)) for p in pairs])
+            self._bucket_text[labels] = buckets
+        return buckets
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> ChildT:
         raise NotImplementedError

@@ -106,9 +106,12 @@ class GaugeFamily(Family[Gauge]):
 
     def _collect(self, items: list[tuple[LabelPairs, Gauge]]) -> Iterator[MetricFamily]:
         name = self.name
+        rendered = self._rendered
         yield MetricFamily(
             name,
             "gauge",
             self.help,
-            tuple([Sample(name, labels, child.value()) for labels, child in items]),
+            tuple(
+                [Sample(name, labels, child.value(), rendered(labels)) for labels, child in items]
+            ),
         )

@@ -122,20 +122,28 @@ def histogram_samples(
     buckets: Sequence[int],
     count: int,
     total: float,
+    rendered: str | None = None,
+    bucket_labels: Sequence[tuple[LabelPairs, str | None]] | None = None,
 ) -> list[Sample]:
     """Samples of one histogram child: cumulative ``_bucket``s, ``_count``, ``_sum``.
 
     ``buckets`` are per-bucket counts aligned with ``le`` (from
     ``le_values``); ``count`` must equal their sum (a consistent snapshot).
+    ``rendered`` is the child's cached ``Sample.rendered_labels``, and
+    ``bucket_labels`` (aligned with ``le``) each bucket's label pairs (``le``
+    last) and rendered text, as the family caches them; both are worked out
+    here (text left to the formats) when not given.
     """
     bucket_name = name + "_bucket"
     out: list[Sample] = []
     cumulative = 0
-    for le_value, n in zip(le, buckets, strict=True):
+    if bucket_labels is None:
+        bucket_labels = [((*labels, ("le", v)), None) for v in le]
+    for (pairs, text), n in zip(bucket_labels, buckets, strict=True):
         cumulative += n
-        out.append(Sample(bucket_name, (*labels, ("le", le_value)), cumulative))
-    out.append(Sample(name + "_count", labels, count))
-    out.append(Sample(name + "_sum", labels, total))
+        out.append(Sample(bucket_name, pairs, cumulative, text))
+    out.append(Sample(name + "_count", labels, count, rendered))
+    out.append(Sample(name + "_sum", labels, total, rendered))
     return out
 
 
@@ -185,5 +193,14 @@ class HistogramFamily(Family[Histogram]):
         samples: list[Sample] = []
         for labels, child in items:
             s = child.snapshot()
-            samples += histogram_samples(self.name, labels, self._le, s.buckets, s.count, s.sum)
+            samples += histogram_samples(
+                self.name,
+                labels,
+                self._le,
+                s.buckets,
+                s.count,
+                s.sum,
+                self._rendered(labels),
+                self._rendered_buckets(labels, self._le),
+            )
         yield MetricFamily(self.name, "histogram", self.help, tuple(samples))

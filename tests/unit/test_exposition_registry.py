@@ -19,6 +19,7 @@ from atomicmetrics import (
     make_wsgi_app,
     start_http_server,
 )
+from atomicmetrics.formatting import render_labels
 from atomicmetrics.samples import MetricFamily, Sample
 from tests.conftest import THREADS, run_threads
 from tests.exposition_helpers import StaticCollector, http_get, promtool_check
@@ -286,3 +287,31 @@ def test_scrapes_while_threads_record_are_consistent_and_exact(switch_fast: obje
     assert sum(s.value for s in final["race_jobs"].samples) == THREADS * per_thread
     count = next(s.value for s in final["race_seconds"].samples if s.name.endswith("_count"))
     assert count == THREADS * per_thread
+
+
+def test_registry_samples_carry_exactly_the_rendered_labels() -> None:
+    r = with_throughput()
+    samples = [s for fam in r.collect() for s in fam.samples]
+    assert samples
+    for s in samples:
+        assert s.rendered_labels == render_labels(s.labels)
+    # A second scrape reuses the cached text objects.
+    again = [s for fam in r.collect() for s in fam.samples]
+    assert all(a.rendered_labels is b.rendered_labels for a, b in zip(samples, again, strict=True))
+
+
+def test_rendered_label_cache_forgets_removed_children() -> None:
+    r = Registry()
+    h = r.histogram("cache_seconds", "Cache.", ["k"], buckets=[1.0])
+    for i in range(50):
+        h.labels(str(i)).observe(0.5)
+    generate_text(r)
+    assert len(h._label_text) == 50
+    assert len(h._bucket_text) == 50
+    h.remove("7")
+    assert len(h._label_text) == len(h._bucket_text) == 49
+    assert b'k="7"' not in generate_text(r)
+    h.clear()
+    assert len(h._label_text) == len(h._bucket_text) == 0
+    h.labels("7").observe(2.0)
+    assert generate_text(r).count(b'k="7"') == 4  # two buckets, _count, _sum
