@@ -377,7 +377,7 @@ PyDoc_STRVAR(Histogram_doc,
 "bounds[i-1] < x <= bounds[i] (Prometheus `le`).\n\n"
 "Thread-safe (GIL and free-threaded builds, and across processes when the\n"
 "cell lives in a shared arena). observe() never waits: three atomic\n"
-"operations after the bucket search (linear up to 64 bounds, then\n"
+"operations after the bucket search (linear up to 32 bounds, then\n"
 "bisection). Readers (every getter, snapshot(), reset()) exclude each other\n"
 "by a lock bit in the cell, never block observe(), and see a consistent\n"
 "state: client_golang's hot/cold scheme (csrc/hotcold.h). Does not check\n"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``atomicmetrics`` argument parser with its sub-commands."""
-    from atomicmetrics import bench
+    from atomicmetrics import bench, demo
 
     parser = argparse.ArgumentParser(
         prog="atomicmetrics",
@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     bench.add_arguments(
         sub.add_parser("bench", help="measure recording costs against the baselines")
+    )
+    demo.add_arguments(
+        sub.add_parser("demo", help="run a simulated rule engine and serve its /metrics")
     )
     return parser
 
@@ -34,5 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from atomicmetrics import bench
 
         return bench.run_command(args)
+    if args.command == "demo":
+        from atomicmetrics import demo
+
+        return demo.run_command(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse exits
     return 2  # pragma: no cover

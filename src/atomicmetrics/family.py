@@ -193,6 +193,10 @@ class Family(Generic[ChildT]):
     def _dict_key(self, values: tuple[str, ...]) -> str | tuple[str, ...]:
         return values[0] if self._single else values
 
+    def _values_of(self, key: str | tuple[str, ...]) -> tuple[str, ...]:
+        """The label values of a key of ``_children`` (inverse of ``_dict_key``)."""
+        return (cast(str, key),) if self._single else cast("tuple[str, ...]", key)
+
     def _child_for(self, values: tuple[str, ...]) -> ChildT:
         key = self._dict_key(values)
         child = self._children.get(key)
@@ -261,9 +265,7 @@ class Family(Generic[ChildT]):
         return self._collect(items)
 
     def _label_pairs(self, key: str | tuple[str, ...]) -> LabelPairs:
-        if self._single:
-            return ((self.labelnames[0], cast(str, key)),)
-        return tuple(zip(self.labelnames, cast("tuple[str, ...]", key), strict=True))
+        return tuple(zip(self.labelnames, self._values_of(key), strict=True))
 
     def _rendered(self, labels: LabelPairs) -> str:
         """``render_labels(labels)``, cached for this family (``Sample.rendered_labels``)."""

@@ -36,6 +36,10 @@ class Gauge:
     value: Callable[[], float]
 
     def __init__(self, cell: AtomicFloat) -> None:
+        self._bind(cell)
+
+    def _bind(self, cell: AtomicFloat) -> None:
+        """Record into ``cell`` from now on (see ``GaugeFamily._rebind_cells``)."""
         self._cell = cell
         self.set = cell.store  # set(value): store the value
         self.value = cell.load  # value(): the current value
@@ -99,6 +103,22 @@ class GaugeFamily(Family[Gauge]):
     def value(self) -> float:
         """``Gauge.value`` of the only child; ``ValueError`` on a labelled family."""
         return self._only_child().value()
+
+    def _rebind_cells(self) -> None:
+        """Ask the storage again for the cell of every child and record into it.
+
+        The multi-process registry calls this in a forked child: its storage
+        then hands out that process's own per-process cells. Takes the
+        family lock; a thread recording meanwhile may land in either cell.
+        """
+        with self._lock:
+            for key, child in self._children.items():
+                cell_key = self._cell_key(self._values_of(key), "value")
+                child._bind(self._storage.gauge_cell(cell_key, self.multiprocess_mode))
+            only = self._only
+            if only is not None:  # the family's own set/value are the child's
+                self.__dict__["set"] = only.set
+                self.__dict__["value"] = only.value
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> Gauge:
         key = self._cell_key(labelvalues, "value")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -51,3 +55,76 @@ def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "usage: atomicmetrics bench" in proc.stderr
     assert "comma-separated thread counts" in proc.stderr
+
+
+def _scrape(url: str) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        text = resp.read().decode()
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            totals[s.name] = totals.get(s.name, 0.0) + s.value
+    return totals
+
+
+def test_demo_serves_growing_metrics_and_exits_0() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "atomicmetrics", "demo", "--duration", "3", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+/metrics)", first)
+        assert match, first
+        url = match.group(1)
+        time.sleep(0.5)
+        before = _scrape(url)
+        time.sleep(1.0)
+        after = _scrape(url)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    for name in (
+        "demo_rule_executions_total",
+        "demo_rule_duration_seconds_count",
+        "demo_events_samples_total",
+    ):
+        assert after[name] > before.get(name, 0.0), name
+    assert "demo_rule_errors_total" in after
+    assert "demo_events_events_per_second" in after
+    assert "final summary" in out
+
+
+def test_demo_stops_cleanly_on_sigterm() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "atomicmetrics", "demo", "--port", "0", "--rules", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "serving http://" in proc.stdout.readline()
+        time.sleep(1.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "final summary" in out
+
+
+def test_bad_demo_arguments_exit_2() -> None:
+    proc = _run("demo", "--level", "loud")
+    assert proc.returncode == 2
+    assert "invalid choice" in proc.stderr

@@ -371,3 +371,29 @@ def test_as_prometheus_collector_exposes_the_registry(reg: Registry) -> None:
     assert target.get_sample_value("bridged_total", {"k": "v"}) == 3.0
     reg.gauge("later", "").set(2)  # read at each scrape
     assert target.get_sample_value("later") == 2.0
+
+
+def test_gauge_rebind_cells_switches_every_child_to_fresh_storage_cells() -> None:
+    """The multi-process registry's fork hook: per-process gauge cells."""
+    reg = SeamRegistry()
+    labelled = reg.gauge("g", "", ["k"], multiprocess_mode="max")
+    solo = reg.gauge("solo", "", multiprocess_mode="min")
+    child = labelled.labels("a")
+    child.set(5)
+    solo.set(7)
+    reg.recorder.keys.clear()
+    labelled._rebind_cells()
+    solo._rebind_cells()
+    assert reg.recorder.keys == [
+        ("gauge:max", CellKey("g", ("a",), "value")),
+        ("gauge:min", CellKey("solo", (), "value")),
+    ]
+    assert child.value() == 0.0  # a fresh cell
+    assert labelled.labels("a") is child  # the same child object
+    child.inc(2)
+    solo.set(3)
+    solo.inc()
+    assert child.value() == 2.0
+    assert solo.value() == 4.0
+    assert solo.labels().value() == 4.0
+    assert {f.name: f.samples[0].value for f in reg.collect()} == {"g": 2.0, "solo": 4.0}

@@ -1,0 +1,68 @@
+"""The C protocols of AtomicMinMax and ThroughputMetric on real OS threads.
+
+On a GIL build every Python-level race test runs one C call at a time, so
+the lock-free protocols in ``csrc/minmax.c`` and ``csrc/throughput.c`` are
+never interleaved inside a call. ``tests/c/stress_cells.c`` drives them from
+pthreads directly, under ThreadSanitizer when gcc supports it, and checks
+their invariants (see that file).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBDIR = str(sysconfig.get_config_var("LIBDIR"))
+LDVERSION = str(sysconfig.get_config_var("LDVERSION"))
+LIBPYTHON = Path(LIBDIR) / f"libpython{LDVERSION}.so"
+
+
+def _build(out: Path, sanitize: bool) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        "gcc",
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-Wno-missing-field-initializers",
+        "-O1",
+        "-g",
+        *(["-fsanitize=thread"] if sanitize else []),
+        f"-I{ROOT / 'csrc'}",
+        f"-I{sysconfig.get_paths()['include']}",
+        str(ROOT / "tests" / "c" / "stress_cells.c"),
+        str(ROOT / "csrc" / "convert.c"),
+        str(ROOT / "csrc" / "storage.c"),
+        f"-L{LIBDIR}",
+        f"-lpython{LDVERSION}",
+        f"-Wl,-rpath,{LIBDIR}",
+        "-lpthread",
+        "-lm",
+        "-o",
+        str(out),
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.stress
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc to build the C harness")
+@pytest.mark.skipif(not LIBPYTHON.exists(), reason=f"needs {LIBPYTHON} to link against")
+def test_minmax_and_throughput_protocols_on_pthreads(tmp_path: Path) -> None:
+    exe = tmp_path / "stress_cells"
+    built = _build(exe, sanitize=True)
+    if built.returncode != 0:  # no TSan runtime: still real threads, no race detector
+        built = _build(exe, sanitize=False)
+    assert built.returncode == 0, built.stderr
+    env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1")
+    env.pop("LD_PRELOAD", None)  # the ASan leg's preload must not reach a TSan binary
+    run = subprocess.run(
+        [str(exe)], capture_output=True, text=True, env=env, timeout=600, check=False
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert run.stdout.strip() == "ok"
