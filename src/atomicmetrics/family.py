@@ -48,7 +48,7 @@ from atomicmetrics.formatting import render_labels
 from atomicmetrics.samples import LabelPairs, MetricFamily
 from atomicmetrics.storage import CellKey, CellStorage
 
-__all__ = ["OVERFLOW_LABEL_VALUE", "CardinalityError", "Family", "OnOverflow"]
+__all__ = ["OVERFLOW_LABEL_VALUE", "CardinalityError", "Family", "LabelTexts", "OnOverflow"]
 
 ChildT = TypeVar("ChildT")
 OnOverflow = Literal["raise", "collapse"]
@@ -61,6 +61,32 @@ class CardinalityError(ValueError):
     A ``ValueError`` subclass: catching ``ValueError`` around ``labels()``
     catches every label error, this one included.
     """
+
+
+class LabelTexts:
+    """The rendered label text of each label set of one scrape, reused by the next.
+
+    ``texts(labels, le)`` returns ``render_labels(labels)`` followed by the
+    text of ``labels + (("le", b),)`` for each ``b`` of ``le`` -- what the
+    samples carry as ``Sample.rendered_labels`` -- taken from the previous
+    scrape's when it had that label set, so a steady family renders each
+    label set once in its life. ``fresh`` holds only this scrape's label
+    sets; the family keeps it for the next one (removed children drop out).
+    Read side only: concurrent scrapes each fill their own, the last kept wins.
+    """
+
+    __slots__ = ("_previous", "fresh")
+
+    def __init__(self, previous: dict[LabelPairs, tuple[str, ...]]) -> None:
+        self._previous = previous
+        self.fresh: dict[LabelPairs, tuple[str, ...]] = {}
+
+    def texts(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> tuple[str, ...]:
+        found = self._previous.get(labels)
+        if found is None or len(found) != len(le) + 1:
+            found = (render_labels(labels), *[render_labels((*labels, ("le", b))) for b in le])
+        self.fresh[labels] = found
+        return found
 
 
 class Family(Generic[ChildT]):
@@ -107,16 +133,9 @@ class Family(Generic[ChildT]):
         self._overflow: ChildT | None = None
         self._lock = threading.Lock()  # guards creation and removal of children
         self._only: ChildT | None = None  # the child of an unlabelled family
-        # Scrape-side caches: each child's label pairs, and
-        # formatting.render_labels per label set (and per label set's
-        # buckets): labels are paired and rendered once, not at every scrape
-        # (benchmarks/bench_exposition.py: about half of generate_text).
-        # Written by collect() without a lock: a dict write is atomic and two
-        # scrapes racing on one entry store the same text. Emptied by
-        # remove()/clear(), so they never outgrow the label sets seen since.
-        self._pairs: dict[str | tuple[str, ...], LabelPairs] = {}  # keyed as _children
-        self._label_text: dict[LabelPairs, str] = {}
-        self._bucket_text: dict[LabelPairs, tuple[tuple[LabelPairs, str], ...]] = {}
+        # Read side: rendered label texts of the last scrape (see LabelTexts);
+        # replaced by each scrape, never mutated.
+        self._texts: dict[LabelPairs, tuple[str, ...]] = {}
         # labels() with only exact-str values: one C call, one dict read.
         self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
         if not labelnames:
@@ -147,16 +166,11 @@ class Family(Generic[ChildT]):
         """
         if not self.labelnames:
             raise ValueError(f"{self.name}: remove() on a family without labels")
-        labelvalues = self._key(values, kv, "remove")
-        key = self._dict_key(labelvalues)
+        key = self._dict_key(self._key(values, kv, "remove"))
         with self._lock:
             child = self._children.pop(key, None)
             if child is not None and child is self._overflow:
                 self._overflow = None
-        self._pairs.pop(key, None)
-        pairs = tuple(zip(self.labelnames, labelvalues, strict=True))
-        self._label_text.pop(pairs, None)
-        self._bucket_text.pop(pairs, None)
 
     def clear(self) -> None:
         """Forget every child (does nothing on a family without labels)."""
@@ -165,9 +179,6 @@ class Family(Generic[ChildT]):
         with self._lock:
             self._children.clear()  # the same dict: _FastLookup holds it
             self._overflow = None
-        self._pairs.clear()
-        self._label_text.clear()
-        self._bucket_text.clear()
 
     def _key(
         self, values: tuple[object, ...], kv: Mapping[str, object], op: str
@@ -254,36 +265,27 @@ class Family(Generic[ChildT]):
         Copies the children dict (atomic on both GIL and free-threaded
         CPython) and never takes the family lock.
         """
+        names = self.labelnames
         children = self._children.copy()
-        pairs_of = self._pairs
-        items: list[tuple[LabelPairs, ChildT]] = []
-        for key, child in children.items():
-            pairs = pairs_of.get(key)
-            if pairs is None:
-                pairs = pairs_of[key] = self._label_pairs(key)
-            items.append((pairs, child))
+        items: list[tuple[LabelPairs, ChildT]]
+        if self._single:
+            name = names[0]
+            items = [(((name, cast(str, key)),), child) for key, child in children.items()]
+        else:
+            values_of = self._values_of
+            items = [
+                (tuple(zip(names, values_of(key), strict=True)), child)
+                for key, child in children.items()
+            ]
         return self._collect(items)
 
-    def _label_pairs(self, key: str | tuple[str, ...]) -> LabelPairs:
-        return tuple(zip(self.labelnames, self._values_of(key), strict=True))
+    def _label_texts(self) -> LabelTexts:
+        """A ``LabelTexts`` for one scrape, seeded with the last scrape's texts."""
+        return LabelTexts(self._texts)
 
-    def _rendered(self, labels: LabelPairs) -> str:
-        """``render_labels(labels)``, cached for this family (``Sample.rendered_labels``)."""
-        text = self._label_text.get(labels)
-        if text is None:
-            text = self._label_text[labels] = render_labels(labels)
-        return text
-
-    def _rendered_buckets(
-        self, labels: LabelPairs, le: tuple[str, ...]
-    ) -> tuple[tuple[LabelPairs, str], ...]:
-        """Each bucket's label pairs (``le`` last) and their rendered text, cached."""
-        buckets = self._bucket_text.get(labels)
-        if buckets is None:
-            pairs = [(*labels, ("le", v)) for v in le]
-            buckets = tuple([(p, render_labels(p)) for p in pairs])
-            self._bucket_text[labels] = buckets
-        return buckets
+    def _keep_texts(self, texts: LabelTexts) -> None:
+        """Keep a finished scrape's texts for the next one."""
+        self._texts = texts.fresh
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> ChildT:
         raise NotImplementedError

@@ -27,7 +27,8 @@ class Gauge:
     (NaN and infinities included) and ``value()`` loads it; both are the
     cell's own C methods, so they cost one C call. ``inc``/``dec`` add by a
     CAS loop. Non-numbers raise ``TypeError``; ints too large for a double
-    raise ``OverflowError``.
+    raise ``OverflowError``. ``Gauge()`` stands alone with a cell of its own;
+    a family passes the cell its registry's storage made.
     """
 
     __slots__ = ("_cell", "set", "value")
@@ -35,8 +36,8 @@ class Gauge:
     set: Callable[[float], None]
     value: Callable[[], float]
 
-    def __init__(self, cell: AtomicFloat) -> None:
-        self._bind(cell)
+    def __init__(self, cell: AtomicFloat | None = None) -> None:
+        self._bind(AtomicFloat() if cell is None else cell)
 
     def _bind(self, cell: AtomicFloat) -> None:
         """Record into ``cell`` from now on (see ``GaugeFamily._rebind_cells``)."""
@@ -126,12 +127,9 @@ class GaugeFamily(Family[Gauge]):
 
     def _collect(self, items: list[tuple[LabelPairs, Gauge]]) -> Iterator[MetricFamily]:
         name = self.name
-        rendered = self._rendered
-        yield MetricFamily(
-            name,
-            "gauge",
-            self.help,
-            tuple(
-                [Sample(name, labels, child.value(), rendered(labels)) for labels, child in items]
-            ),
+        texts = self._label_texts()
+        samples = tuple(
+            [Sample(name, labels, child.value(), texts.texts(labels)[0]) for labels, child in items]
         )
+        self._keep_texts(texts)
+        yield MetricFamily(name, "gauge", self.help, samples)

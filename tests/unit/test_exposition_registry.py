@@ -298,20 +298,3 @@ def test_registry_samples_carry_exactly_the_rendered_labels() -> None:
     # A second scrape reuses the cached text objects.
     again = [s for fam in r.collect() for s in fam.samples]
     assert all(a.rendered_labels is b.rendered_labels for a, b in zip(samples, again, strict=True))
-
-
-def test_rendered_label_cache_forgets_removed_children() -> None:
-    r = Registry()
-    h = r.histogram("cache_seconds", "Cache.", ["k"], buckets=[1.0])
-    for i in range(50):
-        h.labels(str(i)).observe(0.5)
-    generate_text(r)
-    assert len(h._label_text) == 50
-    assert len(h._bucket_text) == 50
-    h.remove("7")
-    assert len(h._label_text) == len(h._bucket_text) == 49
-    assert b'k="7"' not in generate_text(r)
-    h.clear()
-    assert len(h._label_text) == len(h._bucket_text) == 0
-    h.labels("7").observe(2.0)
-    assert generate_text(r).count(b'k="7"') == 4  # two buckets, _count, _sum

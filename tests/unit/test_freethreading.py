@@ -8,6 +8,8 @@ switch interval) and are the point of running this suite on 3.13t.
 
 from __future__ import annotations
 
+import gc
+import mmap
 import os
 import subprocess
 import sys
@@ -94,3 +96,23 @@ def test_shared_counter_objects_created_and_dropped_from_threads() -> None:
 
     run_threads(THREADS, work)
     assert total.load() == THREADS * n
+
+
+def test_arena_cells_made_and_released_from_threads() -> None:
+    # Each thread takes its own view of one shared mapping, makes cells on
+    # the same word, releases its view at once (the cells pin the export)
+    # and counts: exact, and the mapping outlives every released view.
+    m = mmap.mmap(-1, mmap.PAGESIZE)
+    n = 5_000
+
+    def work(_: int) -> None:
+        view = memoryview(m)
+        cells = [AtomicCounter._from_buffer(view, 64) for _ in range(4)]
+        view.release()
+        for i in range(n):
+            cells[i % 4].inc()
+
+    run_threads(THREADS, work)
+    assert AtomicCounter._from_buffer(memoryview(m), 64).load() == THREADS * n
+    gc.collect()
+    m.close()
