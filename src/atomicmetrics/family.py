@@ -166,11 +166,13 @@ class Family(Generic[ChildT]):
         """
         if not self.labelnames:
             raise ValueError(f"{self.name}: remove() on a family without labels")
-        key = self._dict_key(self._key(values, kv, "remove"))
+        labelvalues = self._key(values, kv, "remove")
+        key = self._dict_key(labelvalues)
         with self._lock:
             child = self._children.pop(key, None)
             if child is not None and child is self._overflow:
                 self._overflow = None
+            self._storage.forget(self.name, labelvalues)
 
     def clear(self) -> None:
         """Forget every child (does nothing on a family without labels)."""
@@ -179,6 +181,7 @@ class Family(Generic[ChildT]):
         with self._lock:
             self._children.clear()  # the same dict: _FastLookup holds it
             self._overflow = None
+            self._storage.forget(self.name, None)
 
     def _key(
         self, values: tuple[object, ...], kv: Mapping[str, object], op: str
