@@ -21,7 +21,9 @@ A family hands out *children* (the objects that record) with ``labels()``:
   ``on_overflow="collapse"``, returns one shared child whose label values are
   all ``"__overflow__"``. That overflow child does not count against
   ``max_series``: a collapsing family exposes at most ``max_series + 1``
-  series. Removing children makes room again.
+  series. (A child asked for by name with all values ``"__overflow__"``
+  while there was room becomes that shared child when the family first
+  collapses.) Removing children makes room again.
 * ``remove(*values)`` forgets a child (absent ones are ignored) and
   ``clear()`` forgets all; a thread still holding a removed child keeps
   recording into it, but it is no longer exposed.
@@ -166,11 +168,13 @@ class Family(Generic[ChildT]):
         """
         if not self.labelnames:
             raise ValueError(f"{self.name}: remove() on a family without labels")
-        key = self._dict_key(self._key(values, kv, "remove"))
+        labelvalues = self._key(values, kv, "remove")
+        key = self._dict_key(labelvalues)
         with self._lock:
             child = self._children.pop(key, None)
             if child is not None and child is self._overflow:
                 self._overflow = None
+            self._storage.forget(self.name, labelvalues)
 
     def clear(self) -> None:
         """Forget every child (does nothing on a family without labels)."""
@@ -179,6 +183,7 @@ class Family(Generic[ChildT]):
         with self._lock:
             self._children.clear()  # the same dict: _FastLookup holds it
             self._overflow = None
+            self._storage.forget(self.name, None)
 
     def _key(
         self, values: tuple[object, ...], kv: Mapping[str, object], op: str
@@ -241,8 +246,11 @@ class Family(Generic[ChildT]):
         child = self._overflow
         if child is None:
             values = (OVERFLOW_LABEL_VALUE,) * len(self.labelnames)
-            child = self._new_child(values)
-            self._children[self._dict_key(values)] = child
+            key = self._dict_key(values)
+            child = self._children.get(key)  # asked for by name while there was room?
+            if child is None:
+                child = self._new_child(values)
+                self._children[key] = child
             self._overflow = child
         return child
 
