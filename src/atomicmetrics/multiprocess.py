@@ -91,17 +91,17 @@ class _LabelSet:
     ``cells`` are the per-process cells of a gauge, in log order.
     """
 
-    __slots__ = ("cells", "gen", "record", "tombstoned", "values")
+    __slots__ = ("cells", "flags", "gen", "tombstoned", "values")
 
     def __init__(self, values: tuple[str, ...], gen: int, record: Record) -> None:
         self.values = values
         self.gen = gen
-        self.record = record
+        self.flags = record.flags()
         self.tombstoned = False  # a tombstone of this generation was indexed
         self.cells: list[_GaugeCell] = []
 
     def removed(self) -> bool:
-        return self.record.flags.load() != 0
+        return self.flags.load() != 0
 
 
 class _GaugeCell:
@@ -235,7 +235,7 @@ class ArenaStorage:
             for values in list(keys):
                 found = self._sets.get((family, values))
                 if found is not None and not found.removed():
-                    found.record.flags.store(1)
+                    found.flags.store(1)
                     # A tombstone in the log tells other processes to look.
                     tomb = dumps([family, list(values), "-", found.gen])
                     self.arena.get_or_create(KIND_SERIES, tomb)
