@@ -21,7 +21,9 @@ A family hands out *children* (the objects that record) with ``labels()``:
   ``on_overflow="collapse"``, returns one shared child whose label values are
   all ``"__overflow__"``. That overflow child does not count against
   ``max_series``: a collapsing family exposes at most ``max_series + 1``
-  series. Removing children makes room again.
+  series. (A child asked for by name with all values ``"__overflow__"``
+  while there was room becomes that shared child when the family first
+  collapses.) Removing children makes room again.
 * ``remove(*values)`` forgets a child (absent ones are ignored) and
   ``clear()`` forgets all; a thread still holding a removed child keeps
   recording into it, but it is no longer exposed.
@@ -244,8 +246,11 @@ class Family(Generic[ChildT]):
         child = self._overflow
         if child is None:
             values = (OVERFLOW_LABEL_VALUE,) * len(self.labelnames)
-            child = self._new_child(values)
-            self._children[self._dict_key(values)] = child
+            key = self._dict_key(values)
+            child = self._children.get(key)  # asked for by name while there was room?
+            if child is None:
+                child = self._new_child(values)
+                self._children[key] = child
             self._overflow = child
         return child
 
