@@ -35,7 +35,13 @@ elif sanitize == "thread":
 elif sanitize:
     raise SystemExit(f"ATOMICMETRICS_SANITIZE must be 'address' or 'thread', not {sanitize!r}")
 
+# A sanitized build gets its own build tree: setuptools skips compiling when
+# build/lib.<platform>-<tag>/ already holds a newer .so, so a TSan build on
+# python3.13t would otherwise reuse a plain 3.13t build's module (same tag).
+options = {"build": {"build_base": f"build/sanitize-{sanitize}"}} if sanitize else {}
+
 setup(
+    options=options,
     ext_modules=[
         Extension(
             "atomicmetrics._core",

@@ -91,6 +91,7 @@ typedef struct {
     uint64_t nslots;    /* immutable, >= 2 */
     uint64_t capacity;  /* immutable, 1 <= capacity <= nslots */
     PyObject *wake;     /* strong or NULL; immutable until tp_clear */
+    PyObject *on_full;  /* strong or NULL; immutable until tp_clear */
     char pad0[64];
     am_uword tail;      /* producers' CAS word: pushes | AM_RING_CLOSED */
     char pad1[64 - sizeof(am_uword)];
@@ -301,11 +302,12 @@ ring_push_args(RingObject *r, const char *name, PyObject *const *args, Py_ssize_
 static PyObject *
 Ring_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"capacity", "wake", NULL};
-    PyObject *cap_obj, *wake = Py_None;
+    static char *kwlist[] = {"capacity", "wake", "on_full", NULL};
+    PyObject *cap_obj, *wake = Py_None, *on_full = Py_None;
     int64_t capacity;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:Ring", kwlist, &cap_obj, &wake)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OO:Ring", kwlist, &cap_obj, &wake,
+                                     &on_full)) {
         return NULL;
     }
     if (am_as_int64(cap_obj, "capacity", &capacity) < 0) {
@@ -316,8 +318,9 @@ Ring_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                      (long long)capacity);
         return NULL;
     }
-    if (wake != Py_None && !PyCallable_Check(wake)) {
-        PyErr_SetString(PyExc_TypeError, "wake must be callable or None");
+    if ((wake != Py_None && !PyCallable_Check(wake))
+        || (on_full != Py_None && !PyCallable_Check(on_full))) {
+        PyErr_SetString(PyExc_TypeError, "wake and on_full must be callable or None");
         return NULL;
     }
     uint64_t nslots = capacity < 2 ? 2 : (uint64_t)capacity;
@@ -334,6 +337,7 @@ Ring_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->nslots = nslots;
     self->capacity = (uint64_t)capacity;
     self->wake = wake == Py_None ? NULL : Py_NewRef(wake);
+    self->on_full = on_full == Py_None ? NULL : Py_NewRef(on_full);
     ring_init_slots(self);
     am_ustore_release(&self->tail, 0);
     am_ustore_release(&self->head, 0);
@@ -362,6 +366,7 @@ Ring_traverse(PyObject *op, visitproc visit, void *arg)
     RingObject *r = RingObject_CAST(op);
     Py_VISIT(Py_TYPE(op));
     Py_VISIT(r->wake);
+    Py_VISIT(r->on_full);
     if (r->slots != NULL) {
         for (uint64_t i = 0; i < r->nslots; i++) {
             am_slot *s = &r->slots[i];
@@ -378,6 +383,7 @@ Ring_clear(PyObject *op)
 {
     RingObject *r = RingObject_CAST(op);
     Py_CLEAR(r->wake);
+    Py_CLEAR(r->on_full);
     if (r->slots != NULL) {
         ring_clear_slots(r);
     }
@@ -399,9 +405,11 @@ Ring_dealloc(PyObject *op)
 
 PyDoc_STRVAR(Ring_record_doc,
 "record($self, fn, /, *args)\n--\n\n"
-"Enqueue the call fn(*args) and return True; when the ring is full or\n"
-"closed, count it as dropped and return False. Never blocks. TypeError\n"
-"(nothing counted) when fn is missing or not callable.");
+"Enqueue the call fn(*args) and return True. When the ring is full, return\n"
+"on_full(fn, *args) if the ring has an on_full, else count the call as\n"
+"dropped and return False; when it is closed, count and return False.\n"
+"Never blocks by itself. TypeError (nothing counted) when fn is missing or\n"
+"not callable.");
 
 static PyObject *
 Ring_record(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
@@ -413,6 +421,9 @@ Ring_record(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
     }
     if (rc < 0) {
         return NULL;
+    }
+    if (rc == 0 && r->on_full != NULL) {
+        return PyObject_Vectorcall(r->on_full, args, (size_t)nargs, NULL);
     }
     am_ufetch_add_relaxed(&r->dropped, 1);
     Py_RETURN_FALSE;
@@ -746,13 +757,14 @@ static PyMethodDef Ring_methods[] = {
 };
 
 PyDoc_STRVAR(Ring_doc,
-"Ring(capacity, wake=None)\n--\n\n"
+"Ring(capacity, wake=None, on_full=None)\n--\n\n"
 "Private: the bounded lock-free MPMC queue of calls behind the async\n"
 "recorder (Vyukov's sequence-numbered slots; protocol in csrc/ring.c).\n\n"
 "Thread-safe on GIL and free-threaded builds: any number of producers and\n"
 "consumers, no lock. Holds strong references to queued calls; calls still\n"
 "queued when the ring dies are released, not applied. `wake` (no arguments)\n"
-"is called by a push that finds a consumer parked (park_begin/park_end).\n"
+"is called by a push that finds a consumer parked (park_begin/park_end);\n"
+"`on_full(fn, *args)` answers a record() that finds the ring full.\n"
 "ValueError unless 1 <= capacity <= 2**32. Cost: a push of up to two\n"
 "arguments is one CAS, one release store and no allocation.");
 

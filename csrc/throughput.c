@@ -747,6 +747,20 @@ Throughput_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(Throughput_sizeof_doc,
+"__sizeof__($self, /)\n--\n\nSize in bytes, the ring included when the object owns it.");
+
+static PyObject *
+Throughput_sizeof(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    ThroughputObject *self = ThroughputObject_CAST(op);
+    size_t size = (size_t)Py_TYPE(op)->tp_basicsize;
+    if (self->owner == NULL) {
+        size += (size_t)(TP_HEAD + self->cfg.n) * sizeof(am_word);
+    }
+    return PyLong_FromSize_t(size);
+}
+
 /* ---- configuration getters --------------------------------------------- */
 
 static PyObject *
@@ -794,6 +808,7 @@ static PyMethodDef Throughput_methods[] = {
     {"peak_throughput", Throughput_peak_throughput, METH_NOARGS, Throughput_peak_throughput_doc},
     {"_read", Throughput_read, METH_NOARGS, Throughput_read_doc},
     {"reset", Throughput_reset, METH_NOARGS, Throughput_reset_doc},
+    {"__sizeof__", Throughput_sizeof, METH_NOARGS, Throughput_sizeof_doc},
     {"_from_buffer", _PyCFunction_CAST(Throughput_from_buffer), METH_FASTCALL | METH_CLASS,
      Throughput_from_buffer_doc},
     {"_cell_bytes", _PyCFunction_CAST(Throughput_cell_bytes), METH_FASTCALL | METH_CLASS,

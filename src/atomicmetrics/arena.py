@@ -184,7 +184,8 @@ class Arena:
         self._head = AtomicCounter._from_buffer(self._header_view, _H_HEAD)
         self._count = AtomicCounter._from_buffer(self._header_view, _H_RECORDS)
         self._tail_next = self._head  # the next word of the last record seen
-        self._walk_limit = 0
+        self._walked = 0  # records walked so far (a cycle in the log is corruption)
+        self._walk_limit = 0  # records the allocated bytes can hold, last computed
         _AFTER_FORK.add(self)
 
     # ---- files and segments ------------------------------------------------
@@ -346,9 +347,11 @@ class Arena:
             ref = self._tail_next.load()
             if ref == 0:
                 return
-            self._walk_limit += 1
-            if self._walk_limit > self._max_records():
-                raise self._error(0, "has a cycle in its record log")
+            self._walked += 1
+            if self._walked > self._walk_limit:
+                self._walk_limit = self._max_records()  # recomputed rarely: bump grows
+                if self._walked > self._walk_limit:
+                    raise self._error(0, "has a cycle in its record log")
             record = self._read_record(ref)
             self._records.append(record)
             self._index.setdefault((record.kind, record.key), record)
@@ -360,11 +363,11 @@ class Arena:
         used = sum(self.segment_bytes(s) for s in range(min(segment, MAX_SEGMENTS))) + offset
         return used // RECORD_HEADER_BYTES
 
-    def sync(self) -> list[Record]:
-        """Every linked record, in log order (a new list; the records are shared)."""
+    def sync(self, start: int = 0) -> list[Record]:
+        """The linked records from the ``start``-th on, in log order (a new list)."""
         with self._lock:
             self._sync_locked()
-            return list(self._records)
+            return self._records[start:]
 
     def find(self, kind: int, key: str) -> Record | None:
         """The record of ``kind`` and ``key`` if any process has linked one."""

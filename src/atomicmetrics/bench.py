@@ -21,7 +21,7 @@ from atomicmetrics.benchmarking import Candidate, Report, Settings, describe_env
 __all__ = ["add_arguments", "run_command", "select"]
 
 DEFAULT = Settings(threads=(1, 2, 4, 8), rounds=15, rep_ms=3.0)
-QUICK = Settings(threads=(1, 2), rounds=7, rep_ms=1.5)
+QUICK = Settings(threads=(1, 2), rounds=5, rep_ms=1.0)
 MAX_THREADS = 256
 
 

@@ -220,7 +220,11 @@ def _null_recorder() -> Namespace:
 
 
 def _flush(ns: Namespace) -> None:
-    ns["_recorder"].flush()
+    recorder = ns["_recorder"]
+    recorder.flush()
+    if recorder.stats().dropped:
+        # The figure would mix in the cheaper drop path: refuse to report it.
+        raise RuntimeError(f"the recorder dropped calls; raise RECORDER_BUFFER ({RECORDER_BUFFER})")
 
 
 def _close(ns: Namespace) -> None:

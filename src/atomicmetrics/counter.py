@@ -36,6 +36,9 @@ class Counter:
     non-number, ``OverflowError`` when the int64 part would pass 2**63-1; a
     call that raises changes nothing. ``value()`` is the total.
 
+    ``Counter()`` stands alone with cells of its own; a family passes the
+    cells its registry's storage made (``int_cell``, ``float_cell``).
+
     Thread-safe and lock-free: each ``inc`` is one atomic add on one cell.
     ``inc()`` without an argument is ``_core._DefaultCall`` straight into
     ``AtomicCounter.inc``: two C calls, no Python frame. ``value()`` reads the
@@ -47,9 +50,13 @@ class Counter:
 
     inc: _Inc
 
-    def __init__(self, int_cell: AtomicCounter, float_cell: AtomicFloat) -> None:
+    def __init__(
+        self, int_cell: AtomicCounter | None = None, float_cell: AtomicFloat | None = None
+    ) -> None:
+        if int_cell is None:
+            int_cell = AtomicCounter()
         self._int = int_cell  # integral increments (exact)
-        self._float = float_cell  # fractional increments
+        self._float = AtomicFloat() if float_cell is None else float_cell  # fractional ones
         self.inc = _DefaultCall(int_cell.inc, self._add)
 
     def _add(self, amount: float = 1.0) -> None:
@@ -102,9 +109,9 @@ class CounterFamily(Family[Counter]):
 
     def _collect(self, items: list[tuple[LabelPairs, Counter]]) -> Iterator[MetricFamily]:
         sample = self.name + "_total"
-        yield MetricFamily(
-            self.name,
-            "counter",
-            self.help,
-            tuple([Sample(sample, labels, child.value()) for labels, child in items]),
+        texts = self._label_texts()
+        samples = tuple(
+            [Sample(sample, ls, child.value(), texts.texts(ls)[0]) for ls, child in items]
         )
+        self._keep_texts(texts)
+        yield MetricFamily(self.name, "counter", self.help, samples)

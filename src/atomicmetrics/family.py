@@ -23,7 +23,9 @@ A family hands out *children* (the objects that record) with ``labels()``:
   ``on_overflow="collapse"``, returns one shared child whose label values are
   all ``"__overflow__"``. That overflow child does not count against
   ``max_series``: a collapsing family exposes at most ``max_series + 1``
-  series. Removing children makes room again.
+  series. (A child asked for by name with all values ``"__overflow__"``
+  while there was room becomes that shared child when the family first
+  collapses.) Removing children makes room again.
 * ``remove(*values)`` forgets a child (absent ones are ignored) and
   ``clear()`` forgets all; a thread still holding a removed child keeps
   recording into it, but it is no longer exposed.
@@ -46,10 +48,11 @@ from types import MethodType
 from typing import ClassVar, Generic, Literal, TypeVar, cast
 
 from atomicmetrics._core import _FastLookup
+from atomicmetrics.formatting import render_labels
 from atomicmetrics.samples import LabelPairs, MetricFamily
 from atomicmetrics.storage import CellKey, CellStorage
 
-__all__ = ["OVERFLOW_LABEL_VALUE", "CardinalityError", "Family", "OnOverflow"]
+__all__ = ["OVERFLOW_LABEL_VALUE", "CardinalityError", "Family", "LabelTexts", "OnOverflow"]
 
 ChildT = TypeVar("ChildT")
 OnOverflow = Literal["raise", "collapse"]
@@ -62,6 +65,32 @@ class CardinalityError(ValueError):
     A ``ValueError`` subclass: catching ``ValueError`` around ``labels()``
     catches every label error, this one included.
     """
+
+
+class LabelTexts:
+    """The rendered label text of each label set of one scrape, reused by the next.
+
+    ``texts(labels, le)`` returns ``render_labels(labels)`` followed by the
+    text of ``labels + (("le", b),)`` for each ``b`` of ``le`` -- what the
+    samples carry as ``Sample.rendered_labels`` -- taken from the previous
+    scrape's when it had that label set, so a steady family renders each
+    label set once in its life. ``fresh`` holds only this scrape's label
+    sets; the family keeps it for the next one (removed children drop out).
+    Read side only: concurrent scrapes each fill their own, the last kept wins.
+    """
+
+    __slots__ = ("_previous", "fresh")
+
+    def __init__(self, previous: dict[LabelPairs, tuple[str, ...]]) -> None:
+        self._previous = previous
+        self.fresh: dict[LabelPairs, tuple[str, ...]] = {}
+
+    def texts(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> tuple[str, ...]:
+        found = self._previous.get(labels)
+        if found is None or len(found) != len(le) + 1:
+            found = (render_labels(labels), *[render_labels((*labels, ("le", b))) for b in le])
+        self.fresh[labels] = found
+        return found
 
 
 class Family(Generic[ChildT]):
@@ -115,6 +144,9 @@ class Family(Generic[ChildT]):
         self._lock = threading.RLock()
         self._generation = 0  # guarded by _lock: bumped on every insert and removal
         self._only: ChildT | None = None  # the child of an unlabelled family
+        # Read side: rendered label texts of the last scrape (see LabelTexts);
+        # replaced by each scrape, never mutated.
+        self._texts: dict[LabelPairs, tuple[str, ...]] = {}
         # labels() with only exact-str values: one C call, one dict read.
         self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
         if not labelnames:
@@ -145,12 +177,14 @@ class Family(Generic[ChildT]):
         """
         if not self.labelnames:
             raise ValueError(f"{self.name}: remove() on a family without labels")
-        key = self._dict_key(self._key(values, kv, "remove"))
+        labelvalues = self._key(values, kv, "remove")
+        key = self._dict_key(labelvalues)
         with self._lock:
             child = self._children.pop(key, None)
             if child is not None and child is self._overflow:
                 self._overflow = None
             self._generation += 1
+            self._storage.forget(self.name, labelvalues)
 
     def clear(self) -> None:
         """Forget every child (does nothing on a family without labels)."""
@@ -160,6 +194,7 @@ class Family(Generic[ChildT]):
             self._children.clear()  # the same dict: _FastLookup holds it
             self._overflow = None
             self._generation += 1
+            self._storage.forget(self.name, None)
 
     def _key(
         self, values: tuple[object, ...], kv: Mapping[str, object], op: str
@@ -234,10 +269,15 @@ class Family(Generic[ChildT]):
             if child is not None:
                 return child
             values = (OVERFLOW_LABEL_VALUE,) * len(self.labelnames)
+            key = self._dict_key(values)
+            child = self._children.get(key)  # asked for by name while there was room?
+            if child is not None:
+                self._overflow = child
+                return child
             generation = self._generation
             child = self._new_child(values)  # may re-enter, as in _child_for
             if self._generation == generation:
-                self._children[self._dict_key(values)] = child
+                self._children[key] = child
                 self._overflow = child
                 self._generation = generation + 1
                 return child
@@ -274,6 +314,14 @@ class Family(Generic[ChildT]):
                 for key, child in children.items()
             ]
         return self._collect(items)
+
+    def _label_texts(self) -> LabelTexts:
+        """A ``LabelTexts`` for one scrape, seeded with the last scrape's texts."""
+        return LabelTexts(self._texts)
+
+    def _keep_texts(self, texts: LabelTexts) -> None:
+        """Keep a finished scrape's texts for the next one."""
+        self._texts = texts.fresh
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> ChildT:
         raise NotImplementedError

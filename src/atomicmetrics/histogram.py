@@ -89,6 +89,10 @@ class Histogram:
     (one C call; NaN raises ``ValueError``, non-numbers ``TypeError``);
     ``snapshot()`` returns a consistent ``HistogramSnapshot`` (per-bucket
     counts, not cumulative). ``time()`` observes elapsed seconds.
+
+    ``Histogram(buckets)`` stands alone with a cell of its own (bounds in
+    seconds, ``AtomicHistogram``'s rules: ``ValueError`` otherwise); a family
+    passes ``cell=`` from its registry's storage and ignores ``buckets``.
     """
 
     __slots__ = ("_cell", "observe", "snapshot")
@@ -96,7 +100,11 @@ class Histogram:
     observe: Callable[[float], None]
     snapshot: Callable[[], HistogramSnapshot]
 
-    def __init__(self, cell: AtomicHistogram) -> None:
+    def __init__(
+        self, buckets: Sequence[float] = DEFAULT_BUCKETS_S, *, cell: AtomicHistogram | None = None
+    ) -> None:
+        if cell is None:
+            cell = AtomicHistogram(buckets)
         self._cell = cell
         self.observe = cell.observe  # observe(x): count x in its bucket
         self.snapshot = cell.snapshot  # snapshot(): consistent HistogramSnapshot
@@ -122,20 +130,22 @@ def histogram_samples(
     buckets: Sequence[int],
     count: int,
     total: float,
+    texts: tuple[str, ...],
 ) -> list[Sample]:
     """Samples of one histogram child: cumulative ``_bucket``s, ``_count``, ``_sum``.
 
     ``buckets`` are per-bucket counts aligned with ``le`` (from
     ``le_values``); ``count`` must equal their sum (a consistent snapshot).
+    ``texts`` are the rendered labels (``LabelTexts.texts(labels, le)``).
     """
     bucket_name = name + "_bucket"
     out: list[Sample] = []
     cumulative = 0
-    for le_value, n in zip(le, buckets, strict=True):
+    for le_value, n, text in zip(le, buckets, texts[1:], strict=True):
         cumulative += n
-        out.append(Sample(bucket_name, (*labels, ("le", le_value)), cumulative))
-    out.append(Sample(name + "_count", labels, count))
-    out.append(Sample(name + "_sum", labels, total))
+        out.append(Sample(bucket_name, (*labels, ("le", le_value)), cumulative, text))
+    out.append(Sample(name + "_count", labels, count, texts[0]))
+    out.append(Sample(name + "_sum", labels, total, texts[0]))
     return out
 
 
@@ -179,11 +189,16 @@ class HistogramFamily(Family[Histogram]):
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> Histogram:
         key = self._cell_key(labelvalues, "histogram")
-        return Histogram(self._storage.histogram_cell(key, self.bounds))
+        return Histogram(cell=self._storage.histogram_cell(key, self.bounds))
 
     def _collect(self, items: list[tuple[LabelPairs, Histogram]]) -> Iterator[MetricFamily]:
         samples: list[Sample] = []
+        texts = self._label_texts()
+        le = self._le
         for labels, child in items:
             s = child.snapshot()
-            samples += histogram_samples(self.name, labels, self._le, s.buckets, s.count, s.sum)
+            samples += histogram_samples(
+                self.name, labels, le, s.buckets, s.count, s.sum, texts.texts(labels, le)
+            )
+        self._keep_texts(texts)
         yield MetricFamily(self.name, "histogram", self.help, tuple(samples))

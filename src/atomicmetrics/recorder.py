@@ -227,9 +227,10 @@ class AsyncMetricRecorder(_Collecting):
     docstring), and never stops a worker.
 
     Thread-safe: any number of threads may record, flush, read stats and
-    close, on GIL and free-threaded builds. Hot-path cost: in dropping mode
-    ``record`` is the C method ``Ring.record`` itself -- one C call, one CAS
-    and one release store, no allocation for up to two arguments, no lock.
+    close, on GIL and free-threaded builds. Hot-path cost: ``record`` is the
+    C method ``Ring.record`` itself -- one C call, one CAS, one release store
+    and a clock read, no allocation for up to two arguments, no lock; only a
+    full ring in blocking mode goes to Python (to wait).
 
     Every ``record()`` counts once in ``enqueued`` or ``dropped``; after a
     ``flush()`` that returned True, ``processed == enqueued`` unless calls
@@ -246,8 +247,9 @@ class AsyncMetricRecorder(_Collecting):
         if not isinstance(config, AsyncMetricsConfig):
             raise TypeError(f"config must be an AsyncMetricsConfig, not {type(config).__name__}")
         self._config = config
-        self._ring = Ring(config.buffer_size, self._wake)
-        self.record = self._ring.record if config.drop_on_overflow else self._record_blocking
+        on_full = None if config.drop_on_overflow else self._wait_for_room
+        self._ring = Ring(config.buffer_size, self._wake, on_full)
+        self.record = self._ring.record
         self._init_process_state()
         self._pid = os.getpid()  # the process whose threads are the workers
         self._start_workers()
@@ -329,10 +331,9 @@ class AsyncMetricRecorder(_Collecting):
 
     # ---- recording ---------------------------------------------------------
 
-    def _record_blocking(self, fn: Callable[..., object], /, *args: object) -> bool:
+    def _wait_for_room(self, fn: Callable[..., object], /, *args: object) -> bool:
+        """The ring's on_full in blocking mode: wait until the call fits."""
         ring = self._ring
-        if ring.try_push(fn, *args):
-            return True
         self._waiters.inc()
         try:
             with self._progress:

@@ -14,7 +14,7 @@ DOCS = ROOT / "docs"
 PAGES = [*sorted(DOCS.glob("*.md")), ROOT / "README.md", ROOT / "benchmarks" / "README.md"]
 #: Pages whose ```python blocks are run in a fresh interpreter: all in order as
 #: one script (later blocks build on earlier ones), or each block on its own.
-RUNNABLE = {"quickstart.md": "together", "migrating.md": "each"}
+RUNNABLE = {"docs/quickstart.md": "together", "docs/migrating.md": "each", "README.md": "together"}
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 
@@ -32,7 +32,7 @@ def _python_blocks(page: Path) -> str:
 
 @pytest.mark.parametrize("name", sorted(RUNNABLE))
 def test_code_blocks_run(name: str) -> None:
-    blocks = _blocks(DOCS / name)
+    blocks = _blocks(ROOT / name)
     assert blocks
     scripts = ["\n".join(blocks)] if RUNNABLE[name] == "together" else blocks
     for code in scripts:

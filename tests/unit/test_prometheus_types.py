@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from atomicmetrics import Counter, Gauge, Histogram, Registry
+from atomicmetrics.formatting import render_labels
 from atomicmetrics.samples import MetricFamily, Sample
 from tests.conftest import THREADS, run_threads
 
@@ -24,10 +25,22 @@ def reg() -> Registry:
 
 
 def exposed(reg: Registry) -> dict[str, MetricFamily]:
+    """The collected families by name, samples without their rendered-label cache.
+
+    Checks that cache on the way: every sample carries exactly
+    ``render_labels(labels)``.
+    """
     families = list(reg.collect())
-    out = {f.name: f for f in families}
+    out = {f.name: plain(f) for f in families}
     assert len(out) == len(families), "duplicate family names"
     return out
+
+
+def plain(family: MetricFamily) -> MetricFamily:
+    for s in family.samples:
+        assert s.rendered_labels == render_labels(s.labels)
+    samples = tuple(Sample(s.name, s.labels, s.value) for s in family.samples)
+    return MetricFamily(family.name, family.type, family.help, samples)
 
 
 # ---- Counter -------------------------------------------------------------------
@@ -386,3 +399,36 @@ def test_unlabelled_composite_families_proxy_the_metric(reg: Registry) -> None:
     assert t.snapshot().events_processed == 4
     t.reset()
     assert t.events_processed() == 0
+
+
+def test_types_stand_alone_without_a_registry() -> None:
+    c = Counter()
+    c.inc()
+    c.inc(0.5)
+    assert c.value() == 1.5
+    g = Gauge()
+    g.set(4)
+    g.dec()
+    assert g.value() == 3.0
+    h = Histogram([1, 2])
+    h.observe(1.5)
+    assert h.snapshot().buckets == [0, 1, 0]
+    assert Histogram().snapshot().bounds[0] == 0.005
+    with pytest.raises(ValueError):  # noqa: PT011 -- AtomicHistogram's message
+        Histogram([2, 1])
+
+
+def test_rendered_labels_are_reused_and_follow_removals(reg: Registry) -> None:
+    fam = reg.histogram("h", "", ["k"], buckets=[1])
+    fam.labels('a"b').observe(0.5)
+    fam.labels("c").observe(2)
+    first = next(iter(reg.collect()))
+    again = next(iter(reg.collect()))
+    assert plain(first) == plain(again)  # plain() checks every rendered text
+    for s1, s2 in zip(first.samples, again.samples, strict=True):
+        assert s1.rendered_labels is s2.rendered_labels  # rendered once, reused
+    assert first.samples[0].rendered_labels == '{k="a\\"b",le="1.0"}'
+    fam.remove("c")
+    fam.labels("c").observe(0.1)  # a new child under an old label set
+    third = plain(next(iter(reg.collect())))
+    assert [s.value for s in third.samples if s.name == "h_count"] == [1, 1]

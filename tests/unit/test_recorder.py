@@ -105,6 +105,25 @@ def test_ring_full_then_room_again() -> None:
     assert [args for _, args in ring.pop_batch(9)] == [(1,), (2,), (9,)]
 
 
+def test_ring_on_full_answers_a_full_record() -> None:
+    seen: list[tuple[object, ...]] = []
+
+    def on_full(*args: object) -> bool:
+        seen.append(args)
+        return True
+
+    ring = Ring(1, None, on_full)
+    assert ring.record(print, 1) is True
+    assert seen == []
+    assert ring.record(print, 2, 3) is True  # on_full's answer
+    assert seen == [(print, 2, 3)]
+    assert ring.counts()[:3] == (1, 0, 0)  # on_full decides what to count
+    ring.close()
+    assert ring.record(print) is False  # closed: counted, on_full not asked
+    assert ring.counts()[2] == 1
+    assert len(seen) == 1
+
+
 def test_ring_capacity_one() -> None:
     ring = Ring(1)
     assert ring.record(print, 1) is True

@@ -48,7 +48,7 @@ def test_counter_x_and_x_total_are_one_family_exposed_as_x_total(reg: Registry) 
     (exposed,) = reg.collect()
     assert exposed.name == "requests"
     assert exposed.type == "counter"
-    assert exposed.samples == (Sample("requests_total", (), 1),)
+    assert exposed.samples == (Sample("requests_total", (), 1, ""),)
 
 
 @pytest.mark.parametrize(

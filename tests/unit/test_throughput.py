@@ -396,6 +396,14 @@ def test_arena_storage_is_shared_and_the_first_attach_starts_the_clock() -> None
     m.close()
 
 
+def test_size_counts_the_owned_ring_only() -> None:
+    small, big = ThroughputMetric(1, 1), ThroughputMetric(1000, 1)
+    assert sys.getsizeof(big) - sys.getsizeof(small) == 999 * 8
+    view = memoryview(bytearray(ThroughputMetric._cell_bytes(1000, 1)))
+    shared = ThroughputMetric._from_buffer(view, 0, 1000, 1, None, time.monotonic_ns)
+    assert sys.getsizeof(shared) < sys.getsizeof(small)  # the arena holds its words
+
+
 # ---- references --------------------------------------------------------------
 
 
