@@ -14,7 +14,9 @@ A family hands out *children* (the objects that record) with ``labels()``:
   on free-threaded CPython. Creation takes the family's lock and checks the
   dict again under it, so concurrent first calls for one label set agree on a
   single child; a child is fully built before it is published in the dict, and
-  the dict object is never replaced (``clear`` empties it).
+  the dict object is never replaced (``clear`` empties it). The lock is
+  reentrant, so a signal handler or a GC finalizer that interrupts a creation
+  on the same thread may create children itself (docs/reliability.md).
 * ``max_series`` bounds the number of children. Past it, ``labels()`` for a
   new label set raises ``CardinalityError`` (a ``ValueError`` subclass, so
   code that catches label errors catches it too) or, with
@@ -146,7 +148,14 @@ class Family(Generic[ChildT]):
         self._children: dict[str | tuple[str, ...], ChildT] = {}
         # The collapse child, also stored in _children; set and cleared under _lock.
         self._overflow: ChildT | None = None
-        self._lock = threading.Lock()  # guards creation and removal of children
+        # Guards creation and removal of children. Reentrant: a signal handler
+        # or a GC finalizer may ask for a new child on the thread that holds
+        # it, in the middle of a creation (a Lock would wait for itself
+        # forever; tests/stress/test_reentrancy.py). A creation that was
+        # re-entered sees _generation moved and checks again before it
+        # publishes anything.
+        self._lock = threading.RLock()
+        self._generation = 0  # guarded by _lock: bumped on every insert and removal
         self._only: ChildT | None = None  # the child of an unlabelled family
         # Read side: rendered label texts of the last scrape (see LabelTexts);
         # replaced by each scrape, never mutated.
@@ -190,6 +199,7 @@ class Family(Generic[ChildT]):
             child = self._children.pop(key, None)
             if child is not None and child is self._overflow:
                 self._overflow = None
+            self._generation += 1
             self._storage.forget(self.name, labelvalues)
 
     def clear(self) -> None:
@@ -199,6 +209,7 @@ class Family(Generic[ChildT]):
         with self._lock:
             self._children.clear()  # the same dict: _FastLookup holds it
             self._overflow = None
+            self._generation += 1
             self._storage.forget(self.name, None)
 
     def _key(
@@ -238,14 +249,24 @@ class Family(Generic[ChildT]):
         if overflow is not None and self._full():  # collapsed keys stay lock-free
             return overflow
         with self._lock:
-            child = self._children.get(key)
-            if child is not None:
-                return child
-            if self._full():
-                return self._overflow_child()
-            child = self._new_child(values)
-            self._children[key] = child
-            return child
+            while True:
+                child = self._children.get(key)
+                if child is not None:
+                    return child
+                if self._full():
+                    return self._overflow_child()
+                generation = self._generation
+                # May run a signal handler or a GC finalizer on this thread that
+                # creates or removes children itself (the lock is reentrant).
+                child = self._new_child(values)
+                # The commit: no call and no allocation of a tracked object
+                # between the check and the store, so nothing re-enters there.
+                if self._generation == generation:
+                    self._children[key] = child
+                    self._generation = generation + 1
+                    return child
+                # A reentrant call changed the children: check again; this
+                # child was never published and is dropped.
 
     def _full(self) -> bool:
         limit = self._max_series
@@ -259,16 +280,23 @@ class Family(Generic[ChildT]):
             raise CardinalityError(
                 f"{self.name}: more than max_series={self._max_series} label sets"
             )
-        child = self._overflow
-        if child is None:
+        while True:
+            child = self._overflow
+            if child is not None:
+                return child
             values = (OVERFLOW_LABEL_VALUE,) * len(self.labelnames)
             key = self._dict_key(values)
             child = self._children.get(key)  # asked for by name while there was room?
-            if child is None:
-                child = self._new_child(values)
+            if child is not None:
+                self._overflow = child
+                return child
+            generation = self._generation
+            child = self._new_child(values)  # may re-enter, as in _child_for
+            if self._generation == generation:
                 self._children[key] = child
-            self._overflow = child
-        return child
+                self._overflow = child
+                self._generation = generation + 1
+                return child
 
     def _only_child(self) -> ChildT:
         """The child of an unlabelled family; ValueError on a labelled one."""

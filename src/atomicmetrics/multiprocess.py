@@ -713,7 +713,7 @@ class MultiProcessRegistry(Registry):
         self._arena_lock = threading.RLock()
         self._arena_storage.after_fork_in_child()
         for family in list(self._families.values()):
-            family._lock = threading.Lock()
+            family._lock = threading.RLock()  # reentrant, as Family makes it
             if isinstance(family, GaugeFamily) and family.name not in self._detached:
                 family._rebind_cells()
 
