@@ -144,7 +144,7 @@ class Record:
     ``view`` is the memoryview of the record's segment (it pins the mapping);
     the cells start at byte ``cell_offset`` of it and span ``cell_len`` bytes:
     place cell objects with ``Type._from_buffer(record.view, record.cell_offset)``.
-    ``flags`` is the record's atomic flags word.
+    ``flags()`` makes an object over the record's atomic flags word.
     """
 
     ref: int
@@ -154,7 +154,11 @@ class Record:
     view: memoryview
     cell_offset: int
     cell_len: int
-    flags: AtomicCounter
+    offset: int  # of the record in its segment
+
+    def flags(self) -> AtomicCounter:
+        """The record's flags word (a new object each call: keep it)."""
+        return AtomicCounter._from_buffer(self.view, self.offset + 40)
 
 
 class Arena:
@@ -184,7 +188,8 @@ class Arena:
         self._head = AtomicCounter._from_buffer(self._header_view, _H_HEAD)
         self._count = AtomicCounter._from_buffer(self._header_view, _H_RECORDS)
         self._tail_next = self._head  # the next word of the last record seen
-        self._walk_limit = 0
+        self._walked = 0  # records walked so far (a cycle in the log is corruption)
+        self._walk_limit = 0  # records the allocated bytes can hold, last computed
         _AFTER_FORK.add(self)
 
     # ---- files and segments ------------------------------------------------
@@ -337,7 +342,7 @@ class Arena:
             view=view,
             cell_offset=text + _pad8(key_len + body_len),
             cell_len=cell_len,
-            flags=AtomicCounter._from_buffer(view, offset + 40),
+            offset=offset,
         )
 
     def _sync_locked(self) -> None:
@@ -346,9 +351,11 @@ class Arena:
             ref = self._tail_next.load()
             if ref == 0:
                 return
-            self._walk_limit += 1
-            if self._walk_limit > self._max_records():
-                raise self._error(0, "has a cycle in its record log")
+            self._walked += 1
+            if self._walked > self._walk_limit:
+                self._walk_limit = self._max_records()  # recomputed rarely: bump grows
+                if self._walked > self._walk_limit:
+                    raise self._error(0, "has a cycle in its record log")
             record = self._read_record(ref)
             self._records.append(record)
             self._index.setdefault((record.kind, record.key), record)
@@ -360,11 +367,11 @@ class Arena:
         used = sum(self.segment_bytes(s) for s in range(min(segment, MAX_SEGMENTS))) + offset
         return used // RECORD_HEADER_BYTES
 
-    def sync(self) -> list[Record]:
-        """Every linked record, in log order (a new list; the records are shared)."""
+    def sync(self, start: int = 0) -> list[Record]:
+        """The linked records from the ``start``-th on, in log order (a new list)."""
         with self._lock:
             self._sync_locked()
-            return list(self._records)
+            return self._records[start:]
 
     def find(self, kind: int, key: str) -> Record | None:
         """The record of ``kind`` and ``key`` if any process has linked one."""

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import ClassVar
 
-from atomicmetrics._core import AtomicFloat
+from atomicmetrics._core import AtomicCounter, AtomicFloat
 from atomicmetrics.family import Family, OnOverflow
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
 from atomicmetrics.storage import CellStorage, MultiprocessMode
@@ -31,31 +31,42 @@ class Gauge:
     a family passes the cell its registry's storage made.
     """
 
-    __slots__ = ("_cell", "set", "value")
+    __slots__ = ("_cell", "_stamp", "set", "value")
 
     set: Callable[[float], None]
     value: Callable[[], float]
 
-    def __init__(self, cell: AtomicFloat | None = None) -> None:
-        self._bind(AtomicFloat() if cell is None else cell)
+    def __init__(self, cell: AtomicFloat | None = None, stamp: AtomicCounter | None = None) -> None:
+        self._bind(AtomicFloat() if cell is None else cell, stamp)
 
-    def _bind(self, cell: AtomicFloat) -> None:
-        """Record into ``cell`` from now on (see ``GaugeFamily._rebind_cells``)."""
+    def _bind(self, cell: AtomicFloat, stamp: AtomicCounter | None = None) -> None:
+        """Record into ``cell`` from now on (see ``GaugeFamily._rebind_cells``).
+
+        With a ``stamp`` word (a multi-process ``"mostrecent"`` gauge) every
+        change also stores ``time.time_ns()`` there, after the value.
+        """
         self._cell = cell
-        self.set = cell.store  # set(value): store the value
+        self._stamp = stamp
+        self.set = cell.store if stamp is None else self._set_stamped  # set(value)
         self.value = cell.load  # value(): the current value
+
+    def _set_stamped(self, value: float) -> None:
+        self._cell.store(value)
+        self._stamp.store(time.time_ns())  # type: ignore[union-attr]  # bound only with one
 
     def inc(self, amount: float = 1.0) -> None:
         """Add ``amount`` (default 1; may be negative)."""
         self._cell.add(amount)
+        if self._stamp is not None:
+            self._stamp.store(time.time_ns())
 
     def dec(self, amount: float = 1.0) -> None:
         """Subtract ``amount`` (default 1; may be negative)."""
-        self._cell.add(-amount)
+        self.inc(-amount)
 
     def set_to_current_time(self) -> None:
         """Set the value to the current Unix time in seconds (``time.time()``)."""
-        self._cell.store(time.time())
+        self.set(time.time())
 
     def __repr__(self) -> str:
         return f"Gauge({self.value()!r})"
@@ -114,16 +125,19 @@ class GaugeFamily(Family[Gauge]):
         """
         with self._lock:
             for key, child in self._children.items():
-                cell_key = self._cell_key(self._values_of(key), "value")
-                child._bind(self._storage.gauge_cell(cell_key, self.multiprocess_mode))
+                child._bind(*self._cells(self._values_of(key)))
             only = self._only
             if only is not None:  # the family's own set/value are the child's
                 self.__dict__["set"] = only.set
                 self.__dict__["value"] = only.value
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> Gauge:
-        key = self._cell_key(labelvalues, "value")
-        return Gauge(self._storage.gauge_cell(key, self.multiprocess_mode))
+        return Gauge(*self._cells(labelvalues))
+
+    def _cells(self, labelvalues: tuple[str, ...]) -> tuple[AtomicFloat, AtomicCounter | None]:
+        """The value cell and the stamp word (multi-process "mostrecent" only) of a child."""
+        key, mode = self._cell_key(labelvalues, "value"), self.multiprocess_mode
+        return self._storage.gauge_cell(key, mode), self._storage.gauge_stamp(key, mode)
 
     def _collect(self, items: list[tuple[LabelPairs, Gauge]]) -> Iterator[MetricFamily]:
         name = self.name

@@ -22,10 +22,16 @@ throughput ``"throughput"``.
 Gauges get their own method because in a multi-process registry their cell
 is per process and aggregated by ``mode`` at read time (``"all"``,
 ``"livesum"``, ``"max"``, ``"min"``, ``"mostrecent"``); in-process the mode is
-validated by the factory and ignored here.
+validated by the factory and ignored here. ``gauge_stamp`` gives a
+``"mostrecent"`` gauge of a multi-process registry a word where each change
+stores its time (``None`` otherwise: no cost in process).
 
-Storage methods run only when a child is created (under the family's
-creation lock), never on a recording path.
+``forget(family, labelvalues)`` is called by ``remove()`` (``None`` for every
+label set by ``clear()``): in process there is nothing to do; the arena marks
+the label set removed for every process.
+
+Storage methods run only when a child is created or removed (under the
+family's lock), never on a recording path.
 """
 
 from __future__ import annotations
@@ -60,6 +66,10 @@ class CellStorage(Protocol):
 
     def gauge_cell(self, key: CellKey, mode: MultiprocessMode) -> AtomicFloat: ...
 
+    def gauge_stamp(self, key: CellKey, mode: MultiprocessMode) -> AtomicCounter | None: ...
+
+    def forget(self, family: str, labelvalues: tuple[str, ...] | None) -> None: ...
+
     def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram: ...
 
     def rule_cell(self, key: CellKey, bounds: tuple[float, ...]) -> RuleExecutionMetric: ...
@@ -82,6 +92,12 @@ class InProcessStorage:
 
     def gauge_cell(self, key: CellKey, mode: MultiprocessMode) -> AtomicFloat:
         return AtomicFloat()
+
+    def gauge_stamp(self, key: CellKey, mode: MultiprocessMode) -> AtomicCounter | None:
+        return None
+
+    def forget(self, family: str, labelvalues: tuple[str, ...] | None) -> None:
+        pass
 
     def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram:
         return AtomicHistogram(bounds)

@@ -17,7 +17,15 @@ import sysconfig
 
 import pytest
 
-from atomicmetrics import AtomicCounter, StripedCounter, _core
+from atomicmetrics import (
+    AsyncMetricRecorder,
+    AsyncMetricsConfig,
+    AtomicCounter,
+    Registry,
+    StripedCounter,
+    _core,
+    generate_text,
+)
 from tests.conftest import THREADS, run_threads
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
@@ -116,3 +124,71 @@ def test_arena_cells_made_and_released_from_threads() -> None:
     assert AtomicCounter._from_buffer(memoryview(m), 64).load() == THREADS * n
     gc.collect()
     m.close()
+
+
+def test_registry_get_or_create_from_threads_makes_one_family() -> None:
+    # Registry dicts: 8 threads ask for the same families at once; each name
+    # must map to one family, and every thread's increments land in it.
+    reg = Registry()
+    n = 2_000
+
+    def work(i: int) -> list[object]:
+        fams = [reg.counter(f"ft_hammer_{k}", "hammer", ("worker",)) for k in range(5)]
+        child = fams[i % 5].labels(str(i % 2))
+        for _ in range(n):
+            child.inc()
+        return fams
+
+    results = run_threads(THREADS, work)
+    for k in range(5):
+        assert len({id(r[k]) for r in results}) == 1  # type: ignore[index]
+    text = generate_text(reg).decode()
+    total = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("ft_hammer_") and "_total{" in line
+    )
+    assert total == THREADS * n
+
+
+def test_label_children_created_removed_and_scraped_from_threads() -> None:
+    # Label child creation (lock) + lock-free lookup + remove + collect (a
+    # dict copy) all at once: nothing raises, kept children count exactly.
+    reg = Registry()
+    fam = reg.counter("ft_churn", "churn", ("k",))
+    n = 1_000
+
+    def work(i: int) -> None:
+        if i == 0:
+            for _ in range(n // 10):
+                generate_text(reg)
+            return
+        for j in range(n):
+            fam.labels("stable").inc()
+            tmp = fam.labels(f"tmp-{i}-{j % 7}")
+            tmp.inc()
+            if j % 7 == 6:
+                fam.remove(f"tmp-{i}-{j % 7}")
+
+    run_threads(THREADS, work)
+    assert fam.labels("stable").value() == (THREADS - 1) * n
+
+
+def test_async_recorder_applies_every_call_from_threads() -> None:
+    # Recorder state: producers on 8 threads, 2 workers; after flush() every
+    # accepted call has been applied exactly once.
+    target = AtomicCounter()
+    n = 2_000
+    cfg = AsyncMetricsConfig(buffer_size=1_024, worker_count=2, drop_on_overflow=False)
+    with AsyncMetricRecorder(cfg) as rec:
+
+        def work(_: int) -> None:
+            for _ in range(n):
+                assert rec.record(target.add, 1)
+
+        run_threads(THREADS, work)
+        assert rec.flush(timeout_s=60)
+        stats = rec.stats()
+    assert target.load() == THREADS * n
+    assert stats.processed == stats.enqueued == THREADS * n
+    assert stats.dropped == stats.failed == 0

@@ -6,6 +6,8 @@ import threading
 from enum import Enum
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import atomicmetrics
 from atomicmetrics import CardinalityError, Registry
@@ -308,3 +310,65 @@ def test_max_series_under_concurrent_creation(reg: Registry, on_overflow: str) -
         assert len(samples) == limit + 1
         assert total == THREADS * 200
         assert sum(refused) == 0
+
+
+# ---- model equivalence ---------------------------------------------------------
+
+LABEL_VALUES = st.sampled_from(["a", "b", "c", "d", "__overflow__", 1, True, None])
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("inc"), LABEL_VALUES, LABEL_VALUES),
+        st.tuples(st.just("remove"), LABEL_VALUES, LABEL_VALUES),
+        st.tuples(st.just("clear"), st.none(), st.none()),
+    ),
+    max_size=40,
+)
+
+
+@given(ops=OPS, limit=st.one_of(st.none(), st.integers(1, 4)), collapse=st.booleans())
+def test_labels_remove_clear_match_a_dict_model(
+    ops: list[tuple[str, object, object]], limit: int | None, collapse: bool
+) -> None:
+    """A plain dict with the documented rules predicts every exposed series."""
+    fam = Registry().counter(
+        "m", "", ["x", "y"], max_series=limit, on_overflow="collapse" if collapse else "raise"
+    )
+    model: dict[tuple[str, str], int] = {}
+    over = ("__overflow__", "__overflow__")
+    collapsed = False  # whether model[over] is the collapse child (not counted)
+    for op, x, y in ops:
+        key = (str(x), str(y))
+        if op == "inc":
+            real = len(model) - (collapsed and over in model)
+            if key in model or limit is None or real < limit:
+                model[key] = model.get(key, 0) + 1
+            elif collapse:
+                model[over] = model.get(over, 0) + 1
+                collapsed = True
+            else:
+                with pytest.raises(CardinalityError):
+                    fam.labels(x, y)
+                continue
+            fam.labels(x, y).inc()
+        elif op == "remove":
+            model.pop(key, None)
+            collapsed = collapsed and key != over
+            fam.remove(x, y)
+        else:
+            model.clear()
+            collapsed = False
+            fam.clear()
+    exposed = {tuple(v for _, v in s.labels): s.value for s in next(iter(fam.collect())).samples}
+    assert exposed == model
+
+
+def test_an_explicit_overflow_label_set_becomes_the_collapse_child(reg: Registry) -> None:
+    fam = reg.counter("m", "", ["x"], max_series=2, on_overflow="collapse")
+    early = fam.labels("__overflow__")  # room: a real child under that label set
+    early.inc(3)
+    fam.labels("a").inc()
+    assert fam.labels("b") is early  # full: the collapse child is that same child
+    fam.labels("c").inc()  # room again: "__overflow__" no longer counts
+    fam.labels("d").inc()  # full again: collapsed
+    samples = {s.labels[0][1]: s.value for s in next(iter(fam.collect())).samples}
+    assert samples == {"__overflow__": 4, "a": 1, "c": 1}
