@@ -350,12 +350,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def gunicorn(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=["preload", "import-in-workers"])
+def gunicorn(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """gunicorn, 4 sync workers, the registry made in the master or in each worker."""
     pytest.importorskip("gunicorn")
     port = free_port()
     pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, **{ENV_VAR: str(tmp_path / "arena"), "PYTHONPATH": pythonpath})
+    env = dict(
+        os.environ,
+        **{
+            ENV_VAR: str(tmp_path / "arena"),
+            "PYTHONPATH": pythonpath,
+            "AM_TEST_PRELOAD": "1" if request.param == "preload" else "0",
+        },
+    )
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as stderr:
         proc = subprocess.Popen(
