@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import socket
@@ -157,6 +158,25 @@ def test_processes_creating_the_same_series_at_once_make_one(tmp_path: Path) -> 
     race = {k: v for k, v in got.items() if k[0] == "race_total"}
     assert len(race) == 200
     assert set(race.values()) == {4}
+
+
+def spawned_worker(reg: MultiProcessRegistry, n: int) -> None:
+    """Runs in a spawned interpreter: the registry arrived pickled."""
+    fam = reg.counter("spawned", "Spawned.", ("by",))
+    for _ in range(n):
+        fam.labels("spawn").inc()
+
+
+def test_spawned_processes_get_the_registry_by_pickle(tmp_path: Path) -> None:
+    reg = MultiProcessRegistry(tmp_path)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=spawned_worker, args=(reg, 1000)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert scrape(reg)[("spawned_total", (("by", "spawn"),))] == 2000
 
 
 class Worker:
