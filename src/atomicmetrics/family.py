@@ -48,6 +48,7 @@ from types import MethodType
 from typing import ClassVar, Generic, Literal, TypeVar, cast
 
 from atomicmetrics._core import _FastLookup
+from atomicmetrics._forklocks import track
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.samples import LabelPairs, MetricFamily
 from atomicmetrics.storage import CellKey, CellStorage
@@ -141,12 +142,13 @@ class Family(Generic[ChildT]):
         # forever; tests/stress/test_reentrancy.py). A creation that was
         # re-entered sees _generation moved and checks again before it
         # publishes anything.
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # renewed in a fork child (_forklocks)
         self._generation = 0  # guarded by _lock: bumped on every insert and removal
         self._only: ChildT | None = None  # the child of an unlabelled family
         # Read side: rendered label texts of the last scrape (see LabelTexts);
         # replaced by each scrape, never mutated.
         self._texts: dict[LabelPairs, tuple[str, ...]] = {}
+        track(self)
         # labels() with only exact-str values: one C call, one dict read.
         self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
         if not labelnames:
@@ -281,6 +283,10 @@ class Family(Generic[ChildT]):
                 self._overflow = child
                 self._generation = generation + 1
                 return child
+
+    def _renew_locks(self) -> None:
+        """In a fork child: the parent thread that held ``_lock`` is gone."""
+        self._lock = threading.RLock()
 
     def _only_child(self) -> ChildT:
         """The child of an unlabelled family; ValueError on a labelled one."""
