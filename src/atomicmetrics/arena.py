@@ -144,7 +144,7 @@ class Record:
     ``view`` is the memoryview of the record's segment (it pins the mapping);
     the cells start at byte ``cell_offset`` of it and span ``cell_len`` bytes:
     place cell objects with ``Type._from_buffer(record.view, record.cell_offset)``.
-    ``flags`` is the record's atomic flags word.
+    ``flags()`` makes an object over the record's atomic flags word.
     """
 
     ref: int
@@ -154,7 +154,11 @@ class Record:
     view: memoryview
     cell_offset: int
     cell_len: int
-    flags: AtomicCounter
+    offset: int  # of the record in its segment
+
+    def flags(self) -> AtomicCounter:
+        """The record's flags word (a new object each call: keep it)."""
+        return AtomicCounter._from_buffer(self.view, self.offset + 40)
 
 
 class Arena:
@@ -338,7 +342,7 @@ class Arena:
             view=view,
             cell_offset=text + _pad8(key_len + body_len),
             cell_len=cell_len,
-            flags=AtomicCounter._from_buffer(view, offset + 40),
+            offset=offset,
         )
 
     def _sync_locked(self) -> None:

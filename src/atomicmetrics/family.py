@@ -68,6 +68,11 @@ class CardinalityError(ValueError):
     """
 
 
+# A label set's rendered texts (its own, then each bucket's) and its buckets'
+# label pairs: one LabelTexts entry.
+Rendered = tuple[tuple[str, ...], tuple[LabelPairs, ...]]
+
+
 class LabelTexts:
     """The rendered label text of each label set of one scrape, reused by the next.
 
@@ -77,19 +82,27 @@ class LabelTexts:
     scrape's when it had that label set, so a steady family renders each
     label set once in its life. ``fresh`` holds only this scrape's label
     sets; the family keeps it for the next one (removed children drop out).
+    ``rendered(labels, le)`` also returns each bucket's label pairs
+    (``labels + (("le", b),)``), kept the same way, so histograms do not
+    rebuild them at every scrape either (benchmarks/bench_exposition.py).
     Read side only: concurrent scrapes each fill their own, the last kept wins.
     """
 
     __slots__ = ("_previous", "fresh")
 
-    def __init__(self, previous: dict[LabelPairs, tuple[str, ...]]) -> None:
+    def __init__(self, previous: dict[LabelPairs, Rendered]) -> None:
         self._previous = previous
-        self.fresh: dict[LabelPairs, tuple[str, ...]] = {}
+        self.fresh: dict[LabelPairs, Rendered] = {}
 
     def texts(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> tuple[str, ...]:
+        return self.rendered(labels, le)[0]
+
+    def rendered(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> Rendered:
         found = self._previous.get(labels)
-        if found is None or len(found) != len(le) + 1:
-            found = (render_labels(labels), *[render_labels((*labels, ("le", b))) for b in le])
+        if found is None or len(found[1]) != len(le):
+            buckets = tuple([(*labels, ("le", b)) for b in le])
+            texts = (render_labels(labels), *[render_labels(p) for p in buckets])
+            found = (texts, buckets)
         self.fresh[labels] = found
         return found
 
@@ -147,7 +160,10 @@ class Family(Generic[ChildT]):
         self._only: ChildT | None = None  # the child of an unlabelled family
         # Read side: rendered label texts of the last scrape (see LabelTexts);
         # replaced by each scrape, never mutated.
-        self._texts: dict[LabelPairs, tuple[str, ...]] = {}
+        self._texts: dict[LabelPairs, Rendered] = {}
+        # Read side: each child's label pairs as of the last scrape, keyed as
+        # _children; replaced by each scrape, never mutated.
+        self._pairs: dict[str | tuple[str, ...], LabelPairs] = {}
         track(self)
         # labels() with only exact-str values: one C call, one dict read.
         self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
@@ -309,16 +325,16 @@ class Family(Generic[ChildT]):
         """
         names = self.labelnames
         children = self._children.copy()
-        items: list[tuple[LabelPairs, ChildT]]
-        if self._single:
-            name = names[0]
-            items = [(((name, cast(str, key)),), child) for key, child in children.items()]
-        else:
-            values_of = self._values_of
-            items = [
-                (tuple(zip(names, values_of(key), strict=True)), child)
-                for key, child in children.items()
-            ]
+        previous = self._pairs
+        fresh: dict[str | tuple[str, ...], LabelPairs] = {}
+        items: list[tuple[LabelPairs, ChildT]] = []
+        for key, child in children.items():
+            pairs = previous.get(key)
+            if pairs is None:
+                pairs = tuple(zip(names, self._values_of(key), strict=True))
+            fresh[key] = pairs
+            items.append((pairs, child))
+        self._pairs = fresh  # removed children drop out
         return self._collect(items)
 
     def _label_texts(self) -> LabelTexts:
