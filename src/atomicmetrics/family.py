@@ -95,9 +95,11 @@ class LabelTexts:
         self.fresh: dict[LabelPairs, Rendered] = {}
 
     def texts(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """``(text of labels, text of labels + le=b for each b in le)``."""
         return self.rendered(labels, le)[0]
 
     def rendered(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> Rendered:
+        """``texts(labels, le)`` and the label pairs of each bucket."""
         found = self._previous.get(labels)
         if found is None or len(found[1]) != len(le):
             buckets = tuple([(*labels, ("le", b)) for b in le])

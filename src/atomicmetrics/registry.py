@@ -295,11 +295,11 @@ class Registry:
     def collect(self) -> Iterator[MetricFamily]:
         """Yield every family's exposed ``MetricFamily`` objects, in registration order.
 
-        Takes no lock: it iterates the collector tuple current at the call,
-        and each family reads its children without blocking recorders.
+        Takes no lock: it iterates the collector tuple current at the call
+        (collectors registered later are not seen by this iteration), and
+        each family reads its children without blocking recorders.
         """
-        for collector in self._collectors:
-            yield from collector.collect()
+        return _collect_all(self._collectors)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything ``collect()`` yields as strict JSON data.
@@ -322,6 +322,11 @@ class Registry:
         from atomicmetrics.prometheus_bridge import PrometheusCollector
 
         return PrometheusCollector(self)
+
+
+def _collect_all(collectors: tuple[Collector, ...]) -> Iterator[MetricFamily]:
+    for collector in collectors:
+        yield from collector.collect()
 
 
 def _limits(max_series: int | None, on_overflow: str) -> dict[str, Any]:
