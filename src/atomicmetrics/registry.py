@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from atomicmetrics._core import AtomicHistogram
+from atomicmetrics._forklocks import track
 from atomicmetrics._int64 import as_int64
 from atomicmetrics.composite import (
     RuleExecutionFamily,
@@ -79,7 +80,8 @@ class Registry:
 
     def __init__(self) -> None:
         self._storage: CellStorage = InProcessStorage()  # set once, before any family
-        self._lock = threading.Lock()  # guards the four fields below
+        self._lock = threading.Lock()  # guards the four fields below; renewed after fork
+        track(self)
         self._families: dict[str, Family[Any]] = {}  # by family name
         self._claims: dict[str, str] = {}  # exposed name -> family name claiming it
         self._settings: dict[str, dict[str, Any]] = {}  # family name -> factory settings
@@ -283,6 +285,10 @@ class Registry:
                 del self._families[collector.name]
                 del self._settings[collector.name]
                 self._claims = {k: v for k, v in self._claims.items() if v != collector.name}
+
+    def _renew_locks(self) -> None:
+        """In a fork child: the parent thread that held ``_lock`` is gone."""
+        self._lock = threading.Lock()
 
     # ---- reading -----------------------------------------------------------
 
