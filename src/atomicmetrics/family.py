@@ -96,6 +96,14 @@ class LabelTexts:
     def texts(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> tuple[str, ...]:
         return self.rendered(labels, le)[0]
 
+    def text(self, labels: LabelPairs) -> str:
+        """``texts(labels)[0]`` in one call: the hot path of counters and gauges."""
+        found = self._previous.get(labels)
+        if found is None or found[1]:
+            found = ((render_labels(labels),), ())
+        self.fresh[labels] = found
+        return found[0][0]
+
     def rendered(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> Rendered:
         found = self._previous.get(labels)
         if found is None or len(found[1]) != len(le):
