@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from atomicmetrics import Registry
-
 
 def scale() -> float:
     """The stress scale from ``ATOMICMETRICS_STRESS_SCALE`` (default 1.0)."""
@@ -53,29 +51,39 @@ class Kind:
     """One registry family type: how to make it, record one unit, read the units."""
 
     name: str
-    make: Callable[[Registry, str, tuple[str, ...]], Any]
+    make: Callable[..., Any]  # (registry, name, labelnames, **factory_kwargs)
     record: Callable[[Any], None]
     units: Callable[[Any], float]
 
 
 KINDS = (
-    Kind("counter", lambda r, n, ls: r.counter(n, "c", ls), lambda c: c.inc(), lambda c: c.value()),
-    Kind("gauge", lambda r, n, ls: r.gauge(n, "g", ls), lambda c: c.inc(), lambda c: c.value()),
+    Kind(
+        "counter",
+        lambda r, n, ls, **kw: r.counter(n, "c", ls, **kw),
+        lambda c: c.inc(),
+        lambda c: c.value(),
+    ),
+    Kind(
+        "gauge",
+        lambda r, n, ls, **kw: r.gauge(n, "g", ls, **kw),
+        lambda c: c.inc(),
+        lambda c: c.value(),
+    ),
     Kind(
         "histogram",
-        lambda r, n, ls: r.histogram(n, "h", ls),
+        lambda r, n, ls, **kw: r.histogram(n, "h", ls, **kw),
         lambda c: c.observe(0.25),
         lambda c: c.snapshot().count,
     ),
     Kind(
         "rule_execution",
-        lambda r, n, ls: r.rule_execution(n, "r", ls),
+        lambda r, n, ls, **kw: r.rule_execution(n, "r", ls, **kw),
         lambda c: c.record(1500, False),
         lambda c: c.execution_count(),
     ),
     Kind(
         "throughput",
-        lambda r, n, ls: r.throughput(n, "t", ls, sla_ns=1000),
+        lambda r, n, ls, **kw: r.throughput(n, "t", ls, sla_ns=1000, **kw),
         lambda c: c.record(1, 2000),
         lambda c: c.events_processed(),
     ),

@@ -64,6 +64,7 @@ a file that fails validation raises ``ArenaError`` naming the file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import mmap
 import os
@@ -212,7 +213,11 @@ class Arena:
         try:
             os.ftruncate(fd, size)
             if hasattr(os, "posix_fallocate"):
-                os.posix_fallocate(fd, 0, size)  # ENOSPC now, not SIGBUS later
+                try:
+                    os.posix_fallocate(fd, 0, size)  # ENOSPC now, not SIGBUS later
+                except OSError as e:
+                    if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                        raise  # a file system that cannot reserve keeps the sparse file
             if header:
                 os.pwrite(fd, header, 0)
             with contextlib.suppress(FileExistsError):

@@ -48,6 +48,7 @@ from types import MethodType
 from typing import ClassVar, Generic, Literal, TypeVar, cast
 
 from atomicmetrics._core import _FastLookup
+from atomicmetrics._forklocks import track
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.samples import LabelPairs, MetricFamily
 from atomicmetrics.storage import CellKey, CellStorage
@@ -94,6 +95,7 @@ class LabelTexts:
         self.fresh: dict[LabelPairs, Rendered] = {}
 
     def texts(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """``(text of labels, text of labels + le=b for each b in le)``."""
         return self.rendered(labels, le)[0]
 
     def text(self, labels: LabelPairs) -> str:
@@ -105,6 +107,7 @@ class LabelTexts:
         return found[0][0]
 
     def rendered(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> Rendered:
+        """``texts(labels, le)`` and the label pairs of each bucket."""
         found = self._previous.get(labels)
         if found is None or len(found[1]) != len(le):
             buckets = tuple([(*labels, ("le", b)) for b in le])
@@ -162,7 +165,7 @@ class Family(Generic[ChildT]):
         # forever; tests/stress/test_reentrancy.py). A creation that was
         # re-entered sees _generation moved and checks again before it
         # publishes anything.
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # renewed in a fork child (_forklocks)
         self._generation = 0  # guarded by _lock: bumped on every insert and removal
         self._only: ChildT | None = None  # the child of an unlabelled family
         # Read side: rendered label texts of the last scrape (see LabelTexts);
@@ -171,6 +174,7 @@ class Family(Generic[ChildT]):
         # Read side: each child's label pairs as of the last scrape, keyed as
         # _children; replaced by each scrape, never mutated.
         self._pairs: dict[str | tuple[str, ...], LabelPairs] = {}
+        track(self)
         # labels() with only exact-str values: one C call, one dict read.
         self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
         if not labelnames:
@@ -305,6 +309,10 @@ class Family(Generic[ChildT]):
                 self._overflow = child
                 self._generation = generation + 1
                 return child
+
+    def _renew_locks(self) -> None:
+        """In a fork child: the parent thread that held ``_lock`` is gone."""
+        self._lock = threading.RLock()
 
     def _only_child(self) -> ChildT:
         """The child of an unlabelled family; ValueError on a labelled one."""

@@ -400,6 +400,10 @@ class MultiProcessRegistry(Registry):
         self._label_cache: dict[tuple[str, tuple[str, ...], int], tuple[LabelPairs, str]] = {}
         _FORK_HOOK.add(self)
 
+    def __reduce__(self) -> tuple[type[MultiProcessRegistry], tuple[str]]:
+        """Pickles as its directory: a spawned process gets a registry on the same arena."""
+        return (type(self), (self.directory,))
+
     @classmethod
     def from_env(cls) -> MultiProcessRegistry:
         """The registry of the directory named by ``ATOMICMETRICS_MULTIPROC_DIR``.
