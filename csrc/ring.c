@@ -5,7 +5,11 @@
  * sequence number that says whose turn it is, so producers and consumers
  * each claim a position with one CAS and then own the slot until they hand
  * it over with one release store. No lock, no allocation on a push of up to
- * two arguments (the call is stored inline), one tuple above that.
+ * two arguments (the call is stored inline), one tuple above that; a push
+ * also reads CLOCK_MONOTONIC once (vDSO, ~20 ns) for oldest_age.
+ * A record() that finds the ring full counts a drop, or, when the ring has
+ * an `on_full` callable (the recorder's blocking mode), returns what
+ * on_full(fn, *args) returns: only that slow path leaves C.
  *
  * ---- slot protocol (the consistency contract) ----------------------------
  *

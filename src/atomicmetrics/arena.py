@@ -64,6 +64,7 @@ a file that fails validation raises ``ArenaError`` naming the file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import mmap
 import os
@@ -144,7 +145,7 @@ class Record:
     ``view`` is the memoryview of the record's segment (it pins the mapping);
     the cells start at byte ``cell_offset`` of it and span ``cell_len`` bytes:
     place cell objects with ``Type._from_buffer(record.view, record.cell_offset)``.
-    ``flags`` is the record's atomic flags word.
+    ``flags()`` makes an object over the record's atomic flags word.
     """
 
     ref: int
@@ -154,7 +155,11 @@ class Record:
     view: memoryview
     cell_offset: int
     cell_len: int
-    flags: AtomicCounter
+    offset: int  # of the record in its segment
+
+    def flags(self) -> AtomicCounter:
+        """The record's flags word (a new object each call: keep it)."""
+        return AtomicCounter._from_buffer(self.view, self.offset + 40)
 
 
 class Arena:
@@ -208,7 +213,11 @@ class Arena:
         try:
             os.ftruncate(fd, size)
             if hasattr(os, "posix_fallocate"):
-                os.posix_fallocate(fd, 0, size)  # ENOSPC now, not SIGBUS later
+                try:
+                    os.posix_fallocate(fd, 0, size)  # ENOSPC now, not SIGBUS later
+                except OSError as e:
+                    if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                        raise  # a file system that cannot reserve keeps the sparse file
             if header:
                 os.pwrite(fd, header, 0)
             with contextlib.suppress(FileExistsError):
@@ -338,7 +347,7 @@ class Arena:
             view=view,
             cell_offset=text + _pad8(key_len + body_len),
             cell_len=cell_len,
-            flags=AtomicCounter._from_buffer(view, offset + 40),
+            offset=offset,
         )
 
     def _sync_locked(self) -> None:

@@ -93,6 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="also draw a chart (needs matplotlib)")
     parser.add_argument(
+        "--markdown", metavar="FILE", help="also write the table as Markdown, with its header"
+    )
+    parser.add_argument(
         "--rounds",
         type=_positive_int,
         help=f"repetitions of each candidate (default {DEFAULT.rounds}, quick {QUICK.rounds})",
@@ -186,6 +189,9 @@ def run_command(args: argparse.Namespace) -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(to_json(report), f, indent=2)
             f.write("\n")
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as f:
+            f.write(report.markdown())
     if args.plot:
         from atomicmetrics.bench_plot import plot
 

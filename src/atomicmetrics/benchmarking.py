@@ -240,9 +240,9 @@ class Report:
             key=lambda m: (groups[m.candidate.group], m.threads, cands[m.candidate.name]),
         )
 
-    def table(self) -> str:
-        """The human table: group, candidate, threads, ns/op, x floor, x baselines."""
-        header = ("group", "candidate", "thr", "ns/op", "x floor", "vs baselines")
+    _HEADER = ("group", "candidate", "thr", "ns/op", "x floor", "vs baselines")
+
+    def _cells(self) -> list[tuple[str, ...]]:
         lines: list[tuple[str, ...]] = []
         for m in self.ordered():
             ratio = self.ratio_to_floor(m)
@@ -257,6 +257,11 @@ class Report:
                     versus,
                 )
             )
+        return lines
+
+    def table(self) -> str:
+        """The human table: group, candidate, threads, ns/op, x floor, x baselines."""
+        header, lines = self._HEADER, self._cells()
         widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
         numeric = {2, 3, 4}
 
@@ -273,6 +278,23 @@ class Report:
             body.append("")
             body.extend(f"skipped {s.name} ({s.group}): {s.reason}" for s in self.skipped)
         return "\n".join(body)
+
+    def markdown(self) -> str:
+        """The same table in Markdown, under the environment it was measured in."""
+        rows: list[tuple[str, ...]] = [self._HEADER, ("---", "---", "---:", "---:", "---:", "---")]
+        rows += [tuple(c.replace("|", "\\|") for c in r) for r in self._cells()]
+        env = describe_environment(self.environment).splitlines()
+        s = self.settings
+        method = (
+            f"threads {','.join(map(str, s.threads))}; {s.rounds} interleaved repetitions "
+            f"of ~{s.rep_ms:g} ms; median ns per operation per thread"
+        )
+        body = [*(f"- {line}" for line in env), f"- method: {method}", ""]
+        body += ["| " + " | ".join(r) + " |" for r in rows]
+        if self.skipped:
+            body.append("")
+            body += [f"- skipped {k.name} ({k.group}): {k.reason}" for k in self.skipped]
+        return "\n".join(body) + "\n"
 
 
 def _versus(label: str, ratio: float) -> str:

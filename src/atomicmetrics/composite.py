@@ -187,7 +187,7 @@ class RuleExecutionFamily(Family[RuleExecutionMetric]):
         le = self._le
         for labels, child in items:
             s = child.snapshot()
-            text = texts.texts(labels, le)
+            text, pairs = texts.rendered(labels, le)
             executions.append(Sample(n + "_executions_total", labels, s.execution_count, text[0]))
             errors.append(Sample(n + "_errors_total", labels, s.error_count, text[0]))
             duration += histogram_samples(
@@ -198,6 +198,7 @@ class RuleExecutionFamily(Family[RuleExecutionMetric]):
                 s.execution_count,
                 s.total_duration_ns / _NS_PER_S,
                 text,
+                pairs,
             )
             if s.min_duration_ns is not None:
                 minimum.append(
@@ -316,7 +317,7 @@ class ThroughputFamily(Family[ThroughputMetric]):
         texts = self._label_texts()
         for labels, child in items:
             s = child.snapshot()
-            text = texts.texts(labels)[0]
+            text = texts.text(labels)
             events.append(Sample(n + "_events_total", labels, s.events_processed, text))
             samples.append(Sample(n + "_samples_total", labels, s.sample_count, text))
             violations.append(Sample(n + "_sla_violations_total", labels, s.sla_violations, text))

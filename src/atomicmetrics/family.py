@@ -14,7 +14,9 @@ A family hands out *children* (the objects that record) with ``labels()``:
   on free-threaded CPython. Creation takes the family's lock and checks the
   dict again under it, so concurrent first calls for one label set agree on a
   single child; a child is fully built before it is published in the dict, and
-  the dict object is never replaced (``clear`` empties it).
+  the dict object is never replaced (``clear`` empties it). The lock is
+  reentrant, so a signal handler or a GC finalizer that interrupts a creation
+  on the same thread may create children itself (docs/reliability.md).
 * ``max_series`` bounds the number of children. Past it, ``labels()`` for a
   new label set raises ``CardinalityError`` (a ``ValueError`` subclass, so
   code that catches label errors catches it too) or, with
@@ -46,6 +48,7 @@ from types import MethodType
 from typing import ClassVar, Generic, Literal, TypeVar, cast
 
 from atomicmetrics._core import _FastLookup
+from atomicmetrics._forklocks import track
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.samples import LabelPairs, MetricFamily
 from atomicmetrics.storage import CellKey, CellStorage
@@ -65,6 +68,11 @@ class CardinalityError(ValueError):
     """
 
 
+# A label set's rendered texts (its own, then each bucket's) and its buckets'
+# label pairs: one LabelTexts entry.
+Rendered = tuple[tuple[str, ...], tuple[LabelPairs, ...]]
+
+
 class LabelTexts:
     """The rendered label text of each label set of one scrape, reused by the next.
 
@@ -74,19 +82,37 @@ class LabelTexts:
     scrape's when it had that label set, so a steady family renders each
     label set once in its life. ``fresh`` holds only this scrape's label
     sets; the family keeps it for the next one (removed children drop out).
+    ``rendered(labels, le)`` also returns each bucket's label pairs
+    (``labels + (("le", b),)``), kept the same way, so histograms do not
+    rebuild them at every scrape either (benchmarks/bench_exposition.py).
     Read side only: concurrent scrapes each fill their own, the last kept wins.
     """
 
     __slots__ = ("_previous", "fresh")
 
-    def __init__(self, previous: dict[LabelPairs, tuple[str, ...]]) -> None:
+    def __init__(self, previous: dict[LabelPairs, Rendered]) -> None:
         self._previous = previous
-        self.fresh: dict[LabelPairs, tuple[str, ...]] = {}
+        self.fresh: dict[LabelPairs, Rendered] = {}
 
     def texts(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """``(text of labels, text of labels + le=b for each b in le)``."""
+        return self.rendered(labels, le)[0]
+
+    def text(self, labels: LabelPairs) -> str:
+        """``texts(labels)[0]`` in one call: the hot path of counters and gauges."""
         found = self._previous.get(labels)
-        if found is None or len(found) != len(le) + 1:
-            found = (render_labels(labels), *[render_labels((*labels, ("le", b))) for b in le])
+        if found is None or found[1]:
+            found = ((render_labels(labels),), ())
+        self.fresh[labels] = found
+        return found[0][0]
+
+    def rendered(self, labels: LabelPairs, le: tuple[str, ...] = ()) -> Rendered:
+        """``texts(labels, le)`` and the label pairs of each bucket."""
+        found = self._previous.get(labels)
+        if found is None or len(found[1]) != len(le):
+            buckets = tuple([(*labels, ("le", b)) for b in le])
+            texts = (render_labels(labels), *[render_labels(p) for p in buckets])
+            found = (texts, buckets)
         self.fresh[labels] = found
         return found
 
@@ -133,11 +159,22 @@ class Family(Generic[ChildT]):
         self._children: dict[str | tuple[str, ...], ChildT] = {}
         # The collapse child, also stored in _children; set and cleared under _lock.
         self._overflow: ChildT | None = None
-        self._lock = threading.Lock()  # guards creation and removal of children
+        # Guards creation and removal of children. Reentrant: a signal handler
+        # or a GC finalizer may ask for a new child on the thread that holds
+        # it, in the middle of a creation (a Lock would wait for itself
+        # forever; tests/stress/test_reentrancy.py). A creation that was
+        # re-entered sees _generation moved and checks again before it
+        # publishes anything.
+        self._lock = threading.RLock()  # renewed in a fork child (_forklocks)
+        self._generation = 0  # guarded by _lock: bumped on every insert and removal
         self._only: ChildT | None = None  # the child of an unlabelled family
         # Read side: rendered label texts of the last scrape (see LabelTexts);
         # replaced by each scrape, never mutated.
-        self._texts: dict[LabelPairs, tuple[str, ...]] = {}
+        self._texts: dict[LabelPairs, Rendered] = {}
+        # Read side: each child's label pairs as of the last scrape, keyed as
+        # _children; replaced by each scrape, never mutated.
+        self._pairs: dict[str | tuple[str, ...], LabelPairs] = {}
+        track(self)
         # labels() with only exact-str values: one C call, one dict read.
         self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
         if not labelnames:
@@ -174,6 +211,7 @@ class Family(Generic[ChildT]):
             child = self._children.pop(key, None)
             if child is not None and child is self._overflow:
                 self._overflow = None
+            self._generation += 1
             self._storage.forget(self.name, labelvalues)
 
     def clear(self) -> None:
@@ -183,6 +221,7 @@ class Family(Generic[ChildT]):
         with self._lock:
             self._children.clear()  # the same dict: _FastLookup holds it
             self._overflow = None
+            self._generation += 1
             self._storage.forget(self.name, None)
 
     def _key(
@@ -222,14 +261,24 @@ class Family(Generic[ChildT]):
         if overflow is not None and self._full():  # collapsed keys stay lock-free
             return overflow
         with self._lock:
-            child = self._children.get(key)
-            if child is not None:
-                return child
-            if self._full():
-                return self._overflow_child()
-            child = self._new_child(values)
-            self._children[key] = child
-            return child
+            while True:
+                child = self._children.get(key)
+                if child is not None:
+                    return child
+                if self._full():
+                    return self._overflow_child()
+                generation = self._generation
+                # May run a signal handler or a GC finalizer on this thread that
+                # creates or removes children itself (the lock is reentrant).
+                child = self._new_child(values)
+                # The commit: no call and no allocation of a tracked object
+                # between the check and the store, so nothing re-enters there.
+                if self._generation == generation:
+                    self._children[key] = child
+                    self._generation = generation + 1
+                    return child
+                # A reentrant call changed the children: check again; this
+                # child was never published and is dropped.
 
     def _full(self) -> bool:
         limit = self._max_series
@@ -243,16 +292,27 @@ class Family(Generic[ChildT]):
             raise CardinalityError(
                 f"{self.name}: more than max_series={self._max_series} label sets"
             )
-        child = self._overflow
-        if child is None:
+        while True:
+            child = self._overflow
+            if child is not None:
+                return child
             values = (OVERFLOW_LABEL_VALUE,) * len(self.labelnames)
             key = self._dict_key(values)
             child = self._children.get(key)  # asked for by name while there was room?
-            if child is None:
-                child = self._new_child(values)
+            if child is not None:
+                self._overflow = child
+                return child
+            generation = self._generation
+            child = self._new_child(values)  # may re-enter, as in _child_for
+            if self._generation == generation:
                 self._children[key] = child
-            self._overflow = child
-        return child
+                self._overflow = child
+                self._generation = generation + 1
+                return child
+
+    def _renew_locks(self) -> None:
+        """In a fork child: the parent thread that held ``_lock`` is gone."""
+        self._lock = threading.RLock()
 
     def _only_child(self) -> ChildT:
         """The child of an unlabelled family; ValueError on a labelled one."""
@@ -275,16 +335,16 @@ class Family(Generic[ChildT]):
         """
         names = self.labelnames
         children = self._children.copy()
-        items: list[tuple[LabelPairs, ChildT]]
-        if self._single:
-            name = names[0]
-            items = [(((name, cast(str, key)),), child) for key, child in children.items()]
-        else:
-            values_of = self._values_of
-            items = [
-                (tuple(zip(names, values_of(key), strict=True)), child)
-                for key, child in children.items()
-            ]
+        previous = self._pairs
+        fresh: dict[str | tuple[str, ...], LabelPairs] = {}
+        items: list[tuple[LabelPairs, ChildT]] = []
+        for key, child in children.items():
+            pairs = previous.get(key)
+            if pairs is None:
+                pairs = tuple(zip(names, self._values_of(key), strict=True))
+            fresh[key] = pairs
+            items.append((pairs, child))
+        self._pairs = fresh  # removed children drop out
         return self._collect(items)
 
     def _label_texts(self) -> LabelTexts:

@@ -131,19 +131,23 @@ def histogram_samples(
     count: int,
     total: float,
     texts: tuple[str, ...],
+    bucket_labels: Sequence[LabelPairs] | None = None,
 ) -> list[Sample]:
     """Samples of one histogram child: cumulative ``_bucket``s, ``_count``, ``_sum``.
 
     ``buckets`` are per-bucket counts aligned with ``le`` (from
     ``le_values``); ``count`` must equal their sum (a consistent snapshot).
-    ``texts`` are the rendered labels (``LabelTexts.texts(labels, le)``).
+    ``texts`` are the rendered labels and ``bucket_labels`` each bucket's
+    label pairs (``LabelTexts.rendered(labels, le)``; built here if omitted).
     """
     bucket_name = name + "_bucket"
     out: list[Sample] = []
     cumulative = 0
-    for le_value, n, text in zip(le, buckets, texts[1:], strict=True):
+    if bucket_labels is None:
+        bucket_labels = [(*labels, ("le", b)) for b in le]
+    for pairs, n, text in zip(bucket_labels, buckets, texts[1:], strict=True):
         cumulative += n
-        out.append(Sample(bucket_name, (*labels, ("le", le_value)), cumulative, text))
+        out.append(Sample(bucket_name, pairs, cumulative, text))
     out.append(Sample(name + "_count", labels, count, texts[0]))
     out.append(Sample(name + "_sum", labels, total, texts[0]))
     return out
@@ -197,8 +201,9 @@ class HistogramFamily(Family[Histogram]):
         le = self._le
         for labels, child in items:
             s = child.snapshot()
+            text, pairs = texts.rendered(labels, le)
             samples += histogram_samples(
-                self.name, labels, le, s.buckets, s.count, s.sum, texts.texts(labels, le)
+                self.name, labels, le, s.buckets, s.count, s.sum, text, pairs
             )
         self._keep_texts(texts)
         yield MetricFamily(self.name, "histogram", self.help, tuple(samples))

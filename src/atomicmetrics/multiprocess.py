@@ -91,17 +91,17 @@ class _LabelSet:
     ``cells`` are the per-process cells of a gauge, in log order.
     """
 
-    __slots__ = ("cells", "gen", "record", "tombstoned", "values")
+    __slots__ = ("cells", "flags", "gen", "tombstoned", "values")
 
     def __init__(self, values: tuple[str, ...], gen: int, record: Record) -> None:
         self.values = values
         self.gen = gen
-        self.record = record
+        self.flags = record.flags()
         self.tombstoned = False  # a tombstone of this generation was indexed
         self.cells: list[_GaugeCell] = []
 
     def removed(self) -> bool:
-        return self.record.flags.load() != 0
+        return self.flags.load() != 0
 
 
 class _GaugeCell:
@@ -235,7 +235,7 @@ class ArenaStorage:
             for values in list(keys):
                 found = self._sets.get((family, values))
                 if found is not None and not found.removed():
-                    found.record.flags.store(1)
+                    found.flags.store(1)
                     # A tombstone in the log tells other processes to look.
                     tomb = dumps([family, list(values), "-", found.gen])
                     self.arena.get_or_create(KIND_SERIES, tomb)
@@ -399,6 +399,10 @@ class MultiProcessRegistry(Registry):
         # (family, label values, pid) -> labels of a mode-"all" gauge sample, rendered
         self._label_cache: dict[tuple[str, tuple[str, ...], int], tuple[LabelPairs, str]] = {}
         _FORK_HOOK.add(self)
+
+    def __reduce__(self) -> tuple[type[MultiProcessRegistry], tuple[str]]:
+        """Pickles as its directory: a spawned process gets a registry on the same arena."""
+        return (type(self), (self.directory,))
 
     @classmethod
     def from_env(cls) -> MultiProcessRegistry:
@@ -595,6 +599,12 @@ class MultiProcessRegistry(Registry):
         plan: list[tuple[Collector, list[Any]]] = []
         with self._arena_lock:
             self._index_arena()
+            # Liveness of every process with a gauge cell, looked up once per
+            # scrape; a dead (pid, start time) never lives again.
+            for ident in self._arena_storage.gauge_processes():
+                if ident not in self._dead and not _processes.is_alive(*ident):
+                    self._dead.add(ident)
+            dead = set(self._dead)
             for collector in self._collectors:
                 if isinstance(collector, GaugeFamily):
                     plan.append((collector, self._gauge_sets(collector)))
@@ -602,13 +612,6 @@ class MultiProcessRegistry(Registry):
                     plan.append((collector, self._shared_items(collector)))
                 else:
                     plan.append((collector, []))
-            # Liveness of every process with a gauge cell, looked up once per
-            # scrape; a dead (pid, start time) never lives again.
-            dead = self._dead
-            for ident in self._arena_storage.gauge_processes():
-                if ident not in dead and not _processes.is_alive(*ident):
-                    dead.add(ident)
-            dead = set(dead)
         for collector, items in plan:
             if isinstance(collector, GaugeFamily):
                 yield self._gauge_family(collector, items, dead)
@@ -654,14 +657,19 @@ class MultiProcessRegistry(Registry):
     def _gauge_sets(self, family: GaugeFamily) -> list[_GaugeSet]:
         """The live label sets of a gauge family with their cells. Holds _arena_lock."""
         version, sets = self._arena_storage.live_sets(family.name)
+        # Cells of processes known dead are left out of the plan, which is
+        # made again when the arena or the set of dead processes changes.
+        version = version << 32 | len(self._dead)
         cached = self._items.get(family.name)
         if cached is not None and cached[0] == version:
             return cached[1]
+        dead = self._dead
         plan = []
         for labelset in sets:
             self._check_arity(family, labelset.values)
             labels = tuple(zip(family.labelnames, labelset.values, strict=True))
-            plan.append((labelset.values, labels, render_labels(labels), tuple(labelset.cells)))
+            cells = tuple(cell for cell in labelset.cells if cell.ident not in dead)
+            plan.append((labelset.values, labels, render_labels(labels), cells))
         self._items[family.name] = (version, plan)
         return plan
 
@@ -713,7 +721,7 @@ class MultiProcessRegistry(Registry):
         self._arena_lock = threading.RLock()
         self._arena_storage.after_fork_in_child()
         for family in list(self._families.values()):
-            family._lock = threading.Lock()
+            family._lock = threading.RLock()  # reentrant, as Family makes it
             if isinstance(family, GaugeFamily) and family.name not in self._detached:
                 family._rebind_cells()
 

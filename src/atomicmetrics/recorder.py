@@ -39,7 +39,6 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
 
 from atomicmetrics._core import AtomicCounter, NullSink, Ring
 from atomicmetrics.config import AsyncMetricsConfig, MetricsConfig, MetricsLevel
@@ -64,12 +63,6 @@ _IDLE_WAIT_S = 1.0
 _CLOSING_WAIT_S = 0.001
 _FLUSH_RECHECK_S = 0.05
 _ROOM_RECHECK_S = 0.005
-
-
-class RecordFn(Protocol):
-    """The type of ``record``: ``record(fn, *args) -> bool``."""
-
-    def __call__(self, fn: Callable[..., object], /, *args: object) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -239,8 +232,6 @@ class AsyncMetricRecorder(_Collecting):
     the worker would wait for itself.
     """
 
-    record: RecordFn
-
     def __init__(self, config: AsyncMetricsConfig | None = None) -> None:
         if config is None:
             config = AsyncMetricsConfig()
@@ -249,7 +240,9 @@ class AsyncMetricRecorder(_Collecting):
         self._config = config
         on_full = None if config.drop_on_overflow else self._wait_for_room
         self._ring = Ring(config.buffer_size, self._wake, on_full)
-        self.record = self._ring.record
+        # The hot path: the bound C method itself, shadowing the Python
+        # method below for this instance (one C call per record()).
+        vars(self)["record"] = self._ring.record
         self._init_process_state()
         self._pid = os.getpid()  # the process whose threads are the workers
         self._start_workers()
@@ -330,6 +323,12 @@ class AsyncMetricRecorder(_Collecting):
         self._init_process_state()
 
     # ---- recording ---------------------------------------------------------
+
+    def record(self, fn: Callable[..., object], /, *args: object) -> bool:
+        """Enqueue ``fn(*args)``: True, or False when dropped (see the class
+        docstring). Each instance replaces this with ``Ring.record`` bound to
+        its ring, so a call never runs this Python frame."""
+        return self._ring.record(fn, *args)
 
     def _wait_for_room(self, fn: Callable[..., object], /, *args: object) -> bool:
         """The ring's on_full in blocking mode: wait until the call fits."""

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from atomicmetrics._core import AtomicHistogram
+from atomicmetrics._forklocks import track
 from atomicmetrics._int64 import as_int64
 from atomicmetrics.composite import (
     RuleExecutionFamily,
@@ -79,7 +80,8 @@ class Registry:
 
     def __init__(self) -> None:
         self._storage: CellStorage = InProcessStorage()  # set once, before any family
-        self._lock = threading.Lock()  # guards the four fields below
+        self._lock = threading.Lock()  # guards the four fields below; renewed after fork
+        track(self)
         self._families: dict[str, Family[Any]] = {}  # by family name
         self._claims: dict[str, str] = {}  # exposed name -> family name claiming it
         self._settings: dict[str, dict[str, Any]] = {}  # family name -> factory settings
@@ -284,16 +286,20 @@ class Registry:
                 del self._settings[collector.name]
                 self._claims = {k: v for k, v in self._claims.items() if v != collector.name}
 
+    def _renew_locks(self) -> None:
+        """In a fork child: the parent thread that held ``_lock`` is gone."""
+        self._lock = threading.Lock()
+
     # ---- reading -----------------------------------------------------------
 
     def collect(self) -> Iterator[MetricFamily]:
         """Yield every family's exposed ``MetricFamily`` objects, in registration order.
 
-        Takes no lock: it iterates the collector tuple current at the call,
-        and each family reads its children without blocking recorders.
+        Takes no lock: it iterates the collector tuple current at the call
+        (collectors registered later are not seen by this iteration), and
+        each family reads its children without blocking recorders.
         """
-        for collector in self._collectors:
-            yield from collector.collect()
+        return _collect_all(self._collectors)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything ``collect()`` yields as strict JSON data.
@@ -316,6 +322,11 @@ class Registry:
         from atomicmetrics.prometheus_bridge import PrometheusCollector
 
         return PrometheusCollector(self)
+
+
+def _collect_all(collectors: tuple[Collector, ...]) -> Iterator[MetricFamily]:
+    for collector in collectors:
+        yield from collector.collect()
 
 
 def _limits(max_series: int | None, on_overflow: str) -> dict[str, Any]:

@@ -45,6 +45,21 @@ class Sample(NamedTuple):
     value: int | float
     rendered_labels: str | None = None
 
+    # The cache is not part of a sample's identity: equal name, labels and
+    # value make equal samples, whether or not a producer cached the text.
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sample):
+            return self[:3] == other[:3]
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, Sample):
+            return self[:3] != other[:3]
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self[:3])
+
 
 @dataclass(frozen=True, slots=True)
 class MetricFamily:

@@ -9,7 +9,7 @@ from typing import Any
 from atomicmetrics import make_wsgi_app
 from atomicmetrics.multiprocess import MultiProcessRegistry
 
-registry = MultiProcessRegistry.from_env()  # in the master: preload_app = True
+registry = MultiProcessRegistry.from_env()  # in the master with preload_app, else per worker
 requests = registry.rule_execution("requests", "Requests served.", ("path",))
 metrics = make_wsgi_app(registry)
 

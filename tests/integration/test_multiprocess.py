@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import socket
@@ -157,6 +158,25 @@ def test_processes_creating_the_same_series_at_once_make_one(tmp_path: Path) -> 
     race = {k: v for k, v in got.items() if k[0] == "race_total"}
     assert len(race) == 200
     assert set(race.values()) == {4}
+
+
+def spawned_worker(reg: MultiProcessRegistry, n: int) -> None:
+    """Runs in a spawned interpreter: the registry arrived pickled."""
+    fam = reg.counter("spawned", "Spawned.", ("by",))
+    for _ in range(n):
+        fam.labels("spawn").inc()
+
+
+def test_spawned_processes_get_the_registry_by_pickle(tmp_path: Path) -> None:
+    reg = MultiProcessRegistry(tmp_path)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=spawned_worker, args=(reg, 1000)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert scrape(reg)[("spawned_total", (("by", "spawn"),))] == 2000
 
 
 class Worker:
@@ -350,12 +370,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def gunicorn(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=["preload", "import-in-workers"])
+def gunicorn(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """gunicorn, 4 sync workers, the registry made in the master or in each worker."""
     pytest.importorskip("gunicorn")
     port = free_port()
     pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, **{ENV_VAR: str(tmp_path / "arena"), "PYTHONPATH": pythonpath})
+    env = dict(
+        os.environ,
+        **{
+            ENV_VAR: str(tmp_path / "arena"),
+            "PYTHONPATH": pythonpath,
+            "AM_TEST_PRELOAD": "1" if request.param == "preload" else "0",
+        },
+    )
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as stderr:
         proc = subprocess.Popen(

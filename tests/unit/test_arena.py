@@ -95,6 +95,7 @@ def test_threads_creating_one_key_get_one_record(tmp_path: Path) -> None:
     assert len(a.sync()) == 100
 
 
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 def test_processes_creating_one_key_at_once_get_one_record(tmp_path: Path) -> None:
     """Forked processes racing (each with its own Arena) link each key once."""
     Arena(tmp_path)

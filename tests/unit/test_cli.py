@@ -60,17 +60,18 @@ def test_bench_quick_json_has_every_available_candidate(
     assert "faster than MutexCounter" in text or "slower than MutexCounter" in text
 
 
-def test_bench_threads_option(tmp_path: Path) -> None:
-    out = tmp_path / "b.json"
-    assert (
-        main(
-            ["bench", *FAST, "--threads", "3", "--filter", "AtomicCounter.load", "--json", str(out)]
-        )
-        == 0
-    )
+def test_bench_threads_and_markdown_options(tmp_path: Path) -> None:
+    out, md = tmp_path / "b.json", tmp_path / "b.md"
+    argv = ["bench", *FAST, "--threads", "3", "--filter", "AtomicCounter.load"]
+    assert main([*argv, "--json", str(out), "--markdown", str(md)]) == 0
     doc = json.loads(out.read_text())
     assert {r["threads"] for r in doc["results"]} == {3}
     assert {r["name"] for r in doc["results"]} == {FLOOR.name, "AtomicCounter.load()"}
+    lines = md.read_text().splitlines()
+    assert lines[0].startswith("- interpreter: ")
+    assert "| group | candidate | thr | ns/op | x floor | vs baselines |" in lines
+    rows = [line for line in lines if line.startswith("| reads | AtomicCounter.load() | 3 |")]
+    assert len(rows) == 1
 
 
 def test_bench_list(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,7 @@ from atomicmetrics import (
     make_wsgi_app,
     start_http_server,
 )
+from atomicmetrics.formatting import render_labels
 from atomicmetrics.samples import MetricFamily, Sample
 from tests.conftest import THREADS, run_threads
 from tests.exposition_helpers import StaticCollector, http_get, promtool_check
@@ -286,3 +287,14 @@ def test_scrapes_while_threads_record_are_consistent_and_exact(switch_fast: obje
     assert sum(s.value for s in final["race_jobs"].samples) == THREADS * per_thread
     count = next(s.value for s in final["race_seconds"].samples if s.name.endswith("_count"))
     assert count == THREADS * per_thread
+
+
+def test_registry_samples_carry_exactly_the_rendered_labels() -> None:
+    r = with_throughput()
+    samples = [s for fam in r.collect() for s in fam.samples]
+    assert samples
+    for s in samples:
+        assert s.rendered_labels == render_labels(s.labels)
+    # A second scrape reuses the cached text objects.
+    again = [s for fam in r.collect() for s in fam.samples]
+    assert all(a.rendered_labels is b.rendered_labels for a, b in zip(samples, again, strict=True))

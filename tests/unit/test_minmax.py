@@ -188,7 +188,7 @@ def test_snapshot_stays_consistent_while_writers_and_resets_run(switch_fast: obj
     assert snap[0] <= snap[1]
 
 
-def test_snapshot_never_mixes_two_sides_of_a_reset(switch_fast: object) -> None:
+def test_readers_never_see_two_sides_of_a_reset(switch_fast: object) -> None:
     # One writer runs epochs e = 1, 2, ...: reset(), observe(e), observe(-e).
     # The only states are None, (e, e) and (-e, e): a pair whose halves come
     # from different epochs (say (-e, e + 1)) would break |min| == max.

@@ -166,3 +166,16 @@ def test_remove_and_clear_hide_label_sets_from_every_process(tmp_path: Path) -> 
     assert values(a, "g") == {}
     g.labels("x").inc()
     assert values(b, "g") == {(("k", "x"),): 1}
+
+
+def test_pickles_as_a_registry_on_the_same_arena(tmp_path: Path) -> None:
+    """What multiprocessing's spawn and forkserver hand to a child process."""
+    import pickle
+
+    reg = MultiProcessRegistry(tmp_path)
+    reg.counter("c", "C.").inc(3)
+    other = pickle.loads(pickle.dumps(reg))
+    assert isinstance(other, MultiProcessRegistry)
+    assert other is not reg
+    other.counter("c", "C.").inc()
+    assert values(reg, "c") == {(): 4}

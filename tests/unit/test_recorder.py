@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import gc
 import logging
 import os
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from atomicmetrics import (
     AsyncMetricRecorder,
@@ -249,6 +252,64 @@ def test_ring_gc_collects_cycles_through_queued_calls() -> None:
     del h
     gc.collect()
     assert ref() is None
+
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("record"), st.integers(0, 4)),
+        st.tuples(st.just("try_push"), st.integers(0, 4)),
+        st.tuples(st.just("pop"), st.integers(1, 6)),
+        st.tuples(st.just("apply"), st.integers(1, 6)),
+        st.tuples(st.just("close"), st.just(0)),
+    ),
+    max_size=60,
+)
+
+
+@given(capacity=st.integers(1, 5), ops=OPS)
+def test_ring_equals_a_bounded_deque(capacity: int, ops: list[tuple[str, int]]) -> None:
+    """Single-threaded, the ring is a bounded FIFO: a deque model answers
+    every operation and every count identically."""
+    ring = Ring(capacity)
+    model: collections.deque[tuple[object, ...]] = collections.deque()
+    closed = False
+    enqueued = dropped = processed = 0
+    applied: list[tuple[object, ...]] = []
+    for serial, (op, k) in enumerate(ops):
+        if op in ("record", "try_push"):
+            args = tuple(range(serial, serial + k))
+            fits = not closed and len(model) < capacity
+            assert getattr(ring, op)(_Sink(applied), *args) is fits
+            if fits:
+                model.append(args)
+                enqueued += 1
+            elif op == "record":
+                dropped += 1
+        elif op == "pop":
+            got = [args for _, args in ring.pop_batch(k)]
+            assert got == [model.popleft() for _ in range(min(k, len(model)))]
+        elif op == "apply":
+            expected = [model.popleft() for _ in range(min(k, len(model)))]
+            before = len(applied)
+            assert ring.apply_batch(k, []) == len(expected)
+            assert applied[before:] == expected
+            processed += len(expected)
+        else:
+            assert ring.close() == enqueued
+            closed = True
+        assert ring.closed is closed
+        assert len(ring) == len(model)
+        assert ring.counts()[:5] == (enqueued, processed, dropped, 0, len(model))
+
+
+class _Sink:
+    """A callable that appends its arguments, as one tuple, to a list."""
+
+    def __init__(self, out: list[tuple[object, ...]]) -> None:
+        self.out = out
+
+    def __call__(self, *args: object) -> None:
+        self.out.append(args)
 
 
 @pytest.mark.usefixtures("switch_fast")

@@ -255,9 +255,11 @@ def test_unregistering_a_family_frees_its_names(reg: Registry) -> None:
 def test_collect_while_registering_does_not_break(reg: Registry) -> None:
     reg.counter("a", "")
     it = reg.collect()
+    reg.counter("b", "")  # registered after the call: not seen by this iteration
     assert next(it).name == "a"
-    reg.counter("b", "")  # registered mid-iteration: not seen by this iteration
+    reg.counter("c", "")
     assert list(it) == []
+    assert [f.name for f in reg.collect()] == ["a", "b", "c"]
 
 
 # ---- snapshot() ----------------------------------------------------------------
