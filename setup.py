@@ -30,7 +30,10 @@ if sanitize == "address":
     compile_args += flags
     link_args += flags
 elif sanitize == "thread":
-    compile_args += ["-fsanitize=thread"]
+    # TSan does not model atomic_thread_fence (gcc warns: -Wtsan); the fences
+    # in atomics.h (the recorder ring's wake-up protocol) stay, unverified by
+    # TSan, and the warning must not fail the sanitizer build.
+    compile_args += ["-fsanitize=thread", "-Wno-error=tsan"]
     link_args += ["-fsanitize=thread"]
 elif sanitize:
     raise SystemExit(f"ATOMICMETRICS_SANITIZE must be 'address' or 'thread', not {sanitize!r}")

@@ -51,8 +51,8 @@ def make_asgi_app(registry: Collector = REGISTRY) -> ASGIApp:
     """Return an ASGI app serving ``registry`` at ``/metrics``.
 
     The app keeps no state. Rendering is synchronous and runs on the event
-    loop's thread (a registry of ~100,000 series takes a few hundred
-    milliseconds there); exceptions raised while collecting propagate to the
+    loop's thread (a registry of 100,000 series takes up to a second
+    there, docs/exposition.md); exceptions raised while collecting propagate to the
     ASGI server (which answers 500). The request body is never read.
     """
 

@@ -317,7 +317,7 @@ class ThroughputFamily(Family[ThroughputMetric]):
         texts = self._label_texts()
         for labels, child in items:
             s = child.snapshot()
-            text = texts.texts(labels)[0]
+            text = texts.text(labels)
             events.append(Sample(n + "_events_total", labels, s.events_processed, text))
             samples.append(Sample(n + "_samples_total", labels, s.sample_count, text))
             violations.append(Sample(n + "_sla_violations_total", labels, s.sla_violations, text))

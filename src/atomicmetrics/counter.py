@@ -110,8 +110,7 @@ class CounterFamily(Family[Counter]):
     def _collect(self, items: list[tuple[LabelPairs, Counter]]) -> Iterator[MetricFamily]:
         sample = self.name + "_total"
         texts = self._label_texts()
-        samples = tuple(
-            [Sample(sample, ls, child.value(), texts.texts(ls)[0]) for ls, child in items]
-        )
+        text = texts.text
+        samples = tuple([Sample(sample, ls, child.value(), text(ls)) for ls, child in items])
         self._keep_texts(texts)
         yield MetricFamily(self.name, "counter", self.help, samples)

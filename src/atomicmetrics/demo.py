@@ -7,7 +7,8 @@ rate. Durations are drawn, not slept: the demo spends its CPU on the metrics
 path, not on waiting. Each rule execution is recorded into the rule-execution
 family ``demo_rule`` (label ``rule``) and each event into the throughput
 family ``demo_events`` (with an SLA on the event's total latency), through the
-recorder that ``make_recorder`` picks for ``--level``. ``/metrics`` is served
+recorder that ``make_recorder`` picks for ``--level`` (itself registered, so
+its ``atomicmetrics_recorder_*`` stats are exposed too). ``/metrics`` is served
 on 127.0.0.1 and a summary is printed once a second: top rules by p99
 (estimated from the buckets), error rates, throughput, SLA violations,
 recorder drops.
@@ -210,6 +211,7 @@ class Engine:
             production_metrics_config(), level=MetricsLevel[args.level.upper()]
         )
         self.recorder = make_recorder(config)
+        registry.register(self.recorder)  # exposes atomicmetrics_recorder_* (drops, queue)
         self.stop = threading.Event()
         self._rate = args.rate
         self._seed = args.seed

@@ -142,8 +142,9 @@ class GaugeFamily(Family[Gauge]):
     def _collect(self, items: list[tuple[LabelPairs, Gauge]]) -> Iterator[MetricFamily]:
         name = self.name
         texts = self._label_texts()
+        text = texts.text
         samples = tuple(
-            [Sample(name, labels, child.value(), texts.texts(labels)[0]) for labels, child in items]
+            [Sample(name, labels, child.value(), text(labels)) for labels, child in items]
         )
         self._keep_texts(texts)
         yield MetricFamily(name, "gauge", self.help, samples)

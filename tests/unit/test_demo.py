@@ -85,7 +85,7 @@ def test_dashboard_uses_only_metrics_the_demo_exposes() -> None:
     exposed = _exposed(registry)
     panels = dashboard["panels"]
     exprs = [t["expr"] for p in panels for t in p["targets"]]
-    used = {m for e in exprs for m in re.findall(r"\bdemo_[A-Za-z0-9_:]+", e)}
+    used = {m for e in exprs for m in re.findall(r"\b(?:demo|atomicmetrics)_[A-Za-z0-9_:]+", e)}
     assert used, "the dashboard queries no demo metric"
     assert used <= exposed, f"not exposed by the demo: {sorted(used - exposed)}"
     for needed in (
@@ -94,6 +94,7 @@ def test_dashboard_uses_only_metrics_the_demo_exposes() -> None:
         "demo_rule_executions_total",
         "demo_events_events_per_second",
         "demo_events_sla_violations_total",
+        "atomicmetrics_recorder_dropped_total",
     ):
         assert needed in used
     assert any(
