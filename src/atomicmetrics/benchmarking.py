@@ -520,6 +520,17 @@ def run(
         )
         for t in settings.threads
     ]
+    planned = {p.candidate.name for _, ps in plan for p in ps}
+    for p in prepared:
+        if p.candidate.name not in planned:
+            c = p.candidate
+            report.skipped.append(
+                Skipped(c.name, c.group, f"runs on at most {c.max_threads} thread(s) only")
+            )
+            if c.teardown is not None:
+                for ns in p.namespaces.values():
+                    c.teardown(ns)
+    prepared = [p for p in prepared if p.candidate.name in planned]
     total = sum(len(ps) for _, ps in plan) * settings.rounds
     done = 0
     failed: set[str] = set()

@@ -116,6 +116,22 @@ def test_max_threads_and_teardown() -> None:
     assert len(closed) == 1
 
 
+def test_a_candidate_capped_below_every_thread_count_is_skipped() -> None:
+    closed: list[object] = []
+    c = Candidate(
+        "single",
+        "g",
+        "op()",
+        lambda: {"op": AtomicCounter().inc},
+        max_threads=1,
+        teardown=closed.append,
+    )
+    report = run([c], Settings(threads=(2,), rounds=2, rep_ms=0.2))
+    assert [m for m in report.measurements if m.candidate is c] == []
+    assert [s.reason for s in report.skipped] == ["runs on at most 1 thread(s) only"]
+    assert len(closed) == 1
+
+
 def test_duplicate_names_are_refused() -> None:
     c = Candidate("same", "g", "op()", lambda: {"op": AtomicCounter().inc})
     with pytest.raises(ValueError, match="unique"):
