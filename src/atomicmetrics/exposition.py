@@ -47,4 +47,6 @@ def generate_text(registry: Collector = REGISTRY) -> bytes:
             append(f"# HELP {name} {escape_help_text(family.help)}\n")
         append(f"# TYPE {name} {_TYPE_WORDS.get(kind, 'untyped')}\n")
         append_sample_lines(out, family.samples)
-    return "".join(out).encode()
+    # A custom collector's text may hold lone surrogates (the registry refuses
+    # them): escaped, so one bad string cannot fail every scrape.
+    return "".join(out).encode("utf-8", "backslashreplace")

@@ -3,8 +3,9 @@
 A family hands out *children* (the objects that record) with ``labels()``:
 
 * ``labels(*values)`` or ``labels(**kv)`` returns the child for those values,
-  each converted with ``str``; a wrong number of values, or names that are
-  not exactly the label names, raise ``ValueError``.
+  each converted with ``str``; a wrong number of values, names that are
+  not exactly the label names, or a value that is not valid UTF-8 (a lone
+  surrogate) raise ``ValueError``.
 * A child is created once. Looking up an existing child takes no lock: when
   every value is an exact ``str``, ``labels`` is a C callable
   (``_core._FastLookup``) that reads the children dict with the tuple of the
@@ -50,6 +51,7 @@ from typing import ClassVar, Generic, Literal, TypeVar, cast
 from atomicmetrics._core import _FastLookup
 from atomicmetrics._forklocks import track
 from atomicmetrics.formatting import render_labels
+from atomicmetrics.names import validate_text
 from atomicmetrics.samples import LabelPairs, MetricFamily
 from atomicmetrics.storage import CellKey, CellStorage
 
@@ -260,6 +262,8 @@ class Family(Generic[ChildT]):
         overflow = self._overflow
         if overflow is not None and self._full():  # collapsed keys stay lock-free
             return overflow
+        for value in values:  # only for a child not made yet: never on the fast path
+            validate_text(value, f"{self.name}: label value")
         with self._lock:
             while True:
                 child = self._children.get(key)

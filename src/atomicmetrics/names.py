@@ -26,6 +26,7 @@ __all__ = [
     "histogram_names",
     "validate_labelnames",
     "validate_metric_name",
+    "validate_text",
 ]
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -39,6 +40,21 @@ def validate_metric_name(name: object) -> str:
     if _METRIC_NAME.fullmatch(name) is None:
         raise ValueError(f"invalid metric name {name!r}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")
     return name
+
+
+def validate_text(text: str, what: str) -> str:
+    """Return ``text`` if it encodes as UTF-8, else raise ``ValueError``.
+
+    Exposition is UTF-8: a lone surrogate (``"\\ud800"``, which ``str`` allows)
+    in a label value or help text would make every later scrape of the
+    registry fail to encode (found by tests/unit/test_fuzz_api.py), so it is
+    refused where it enters.
+    """
+    try:
+        text.encode()
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{what} {text[:40]!r} is not valid UTF-8 text: {e.reason}") from None
+    return text
 
 
 def validate_labelnames(labelnames: Iterable[str], *, histogram: bool) -> tuple[str, ...]:

@@ -47,7 +47,9 @@ def generate_openmetrics(registry: Collector = REGISTRY) -> bytes:
             samples = _without_forbidden_sums(family)
         append_sample_lines(out, samples)
     append("# EOF\n")
-    return "".join(out).encode()
+    # A custom collector's text may hold lone surrogates (the registry refuses
+    # them): escaped, so one bad string cannot fail every scrape.
+    return "".join(out).encode("utf-8", "backslashreplace")
 
 
 def _without_forbidden_sums(family: MetricFamily) -> tuple[Sample, ...]:

@@ -50,6 +50,7 @@ from atomicmetrics.names import (
     histogram_names,
     validate_labelnames,
     validate_metric_name,
+    validate_text,
 )
 from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
 from atomicmetrics.samples import Collector, MetricFamily
@@ -230,6 +231,7 @@ class Registry:
     ) -> F:
         if not isinstance(help, str):
             raise TypeError(f"help must be a str, not {type(help).__name__}")
+        validate_text(help, "help text")
         with self._lock:
             existing = self._families.get(name)
             if existing is None:
