@@ -9,9 +9,7 @@
 #include "module.h"
 
 typedef struct {
-    PyObject_HEAD
-    am_word *cell;    /* immutable after construction: &own, or arena words */
-    PyObject *owner;  /* NULL when cell == &own; else a private view pinning the words */
+    AM_CELL_HEAD
     am_word own;      /* the word itself for objects that own their storage */
 } CounterObject;
 
@@ -48,46 +46,11 @@ PyDoc_STRVAR(Counter_from_buffer_doc,
 static PyObject *
 Counter_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "_from_buffer() takes 2 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    am_word *words = am_words_in_view(args[0], args[1], sizeof(am_word));
-    if (words == NULL) {
-        return NULL;
-    }
-    PyObject *owner = am_pin_view(args[0]);
-    if (owner == NULL) {
-        return NULL;
-    }
-    CounterObject *self = (CounterObject *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        Py_DECREF(owner);
-        return NULL;
-    }
-    self->cell = words;
-    self->owner = owner;
-    return (PyObject *)self;
+    return am_cell_from_buffer(type, args, nargs, sizeof(am_word));
 }
 
 PyDoc_STRVAR(Counter_cell_bytes_doc,
 "_cell_bytes($type, /)\n--\n\nPrivate: bytes of arena storage one counter needs.");
-
-static PyObject *
-Counter_cell_bytes(PyTypeObject *Py_UNUSED(type), PyObject *Py_UNUSED(ignored))
-{
-    return PyLong_FromSize_t(sizeof(am_word));
-}
-
-static void
-Counter_dealloc(PyObject *op)
-{
-    CounterObject *self = CounterObject_CAST(op);
-    PyTypeObject *tp = Py_TYPE(op);
-    Py_CLEAR(self->owner);
-    tp->tp_free(op);
-    Py_DECREF(tp);
-}
 
 PyDoc_STRVAR(Counter_inc_doc,
 "inc($self, /)\n--\n\nAdd 1. OverflowError at 2**63-1 (the value never wraps).");
@@ -239,7 +202,7 @@ static PyMethodDef Counter_methods[] = {
     {"reset", Counter_reset, METH_NOARGS, Counter_reset_doc},
     {"_from_buffer", _PyCFunction_CAST(Counter_from_buffer), METH_FASTCALL | METH_CLASS,
      Counter_from_buffer_doc},
-    {"_cell_bytes", (PyCFunction)(void (*)(void))Counter_cell_bytes, METH_NOARGS | METH_CLASS,
+    {"_cell_bytes", (PyCFunction)(void (*)(void))am_word_cell_bytes, METH_NOARGS | METH_CLASS,
      Counter_cell_bytes_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -256,7 +219,7 @@ PyDoc_STRVAR(Counter_doc,
 
 static PyType_Slot Counter_slots[] = {
     {Py_tp_new, Counter_new},
-    {Py_tp_dealloc, Counter_dealloc},
+    {Py_tp_dealloc, am_cell_dealloc},
     {Py_tp_methods, Counter_methods},
     {Py_tp_repr, Counter_repr},
     {Py_nb_int, Counter_int},

@@ -16,9 +16,7 @@
 #include "module.h"
 
 typedef struct {
-    PyObject_HEAD
-    am_word *cell;    /* immutable after construction: &own, or arena words */
-    PyObject *owner;  /* NULL when cell == &own; else a private view pinning the words */
+    AM_CELL_HEAD
     am_word own;      /* the word itself for objects that own their storage */
 } DurationObject;
 
@@ -123,46 +121,11 @@ PyDoc_STRVAR(Duration_from_buffer_doc,
 static PyObject *
 Duration_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "_from_buffer() takes 2 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    am_word *words = am_words_in_view(args[0], args[1], sizeof(am_word));
-    if (words == NULL) {
-        return NULL;
-    }
-    PyObject *owner = am_pin_view(args[0]);  /* new reference */
-    if (owner == NULL) {
-        return NULL;
-    }
-    DurationObject *self = (DurationObject *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        Py_DECREF(owner);
-        return NULL;
-    }
-    self->cell = words;
-    self->owner = owner;
-    return (PyObject *)self;
+    return am_cell_from_buffer(type, args, nargs, sizeof(am_word));
 }
 
 PyDoc_STRVAR(Duration_cell_bytes_doc,
 "_cell_bytes($type, /)\n--\n\nPrivate: bytes of arena storage one duration needs.");
-
-static PyObject *
-Duration_cell_bytes(PyTypeObject *Py_UNUSED(type), PyObject *Py_UNUSED(ignored))
-{
-    return PyLong_FromSize_t(sizeof(am_word));
-}
-
-static void
-Duration_dealloc(PyObject *op)
-{
-    DurationObject *self = DurationObject_CAST(op);
-    PyTypeObject *tp = Py_TYPE(op);
-    Py_CLEAR(self->owner);
-    tp->tp_free(op);
-    Py_DECREF(tp);
-}
 
 PyDoc_STRVAR(Duration_add_ns_doc,
 "add_ns($self, ns, /)\n--\n\n"
@@ -324,7 +287,7 @@ static PyMethodDef Duration_methods[] = {
     {"reset", Duration_reset, METH_NOARGS, Duration_reset_doc},
     {"_from_buffer", _PyCFunction_CAST(Duration_from_buffer), METH_FASTCALL | METH_CLASS,
      Duration_from_buffer_doc},
-    {"_cell_bytes", (PyCFunction)(void (*)(void))Duration_cell_bytes, METH_NOARGS | METH_CLASS,
+    {"_cell_bytes", (PyCFunction)(void (*)(void))am_word_cell_bytes, METH_NOARGS | METH_CLASS,
      Duration_cell_bytes_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -343,7 +306,7 @@ PyDoc_STRVAR(Duration_doc,
 
 static PyType_Slot Duration_slots[] = {
     {Py_tp_new, Duration_new},
-    {Py_tp_dealloc, Duration_dealloc},
+    {Py_tp_dealloc, am_cell_dealloc},
     {Py_tp_methods, Duration_methods},
     {Py_tp_repr, Duration_repr},
     {Py_tp_doc, (void *)Duration_doc},

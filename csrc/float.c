@@ -11,9 +11,7 @@
 #include "module.h"
 
 typedef struct {
-    PyObject_HEAD
-    am_word *cell;    /* immutable after construction: &own, or arena words */
-    PyObject *owner;  /* NULL when cell == &own; else a private view pinning the words */
+    AM_CELL_HEAD
     am_word own;      /* the word itself for objects that own their storage */
 } FloatObject;
 
@@ -50,46 +48,11 @@ PyDoc_STRVAR(Float_from_buffer_doc,
 static PyObject *
 Float_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "_from_buffer() takes 2 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    am_word *words = am_words_in_view(args[0], args[1], sizeof(am_word));
-    if (words == NULL) {
-        return NULL;
-    }
-    PyObject *owner = am_pin_view(args[0]);  /* new reference */
-    if (owner == NULL) {
-        return NULL;
-    }
-    FloatObject *self = (FloatObject *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        Py_DECREF(owner);
-        return NULL;
-    }
-    self->cell = words;
-    self->owner = owner;
-    return (PyObject *)self;
+    return am_cell_from_buffer(type, args, nargs, sizeof(am_word));
 }
 
 PyDoc_STRVAR(Float_cell_bytes_doc,
 "_cell_bytes($type, /)\n--\n\nPrivate: bytes of arena storage one float needs.");
-
-static PyObject *
-Float_cell_bytes(PyTypeObject *Py_UNUSED(type), PyObject *Py_UNUSED(ignored))
-{
-    return PyLong_FromSize_t(sizeof(am_word));
-}
-
-static void
-Float_dealloc(PyObject *op)
-{
-    FloatObject *self = FloatObject_CAST(op);
-    PyTypeObject *tp = Py_TYPE(op);
-    Py_CLEAR(self->owner);
-    tp->tp_free(op);
-    Py_DECREF(tp);
-}
 
 PyDoc_STRVAR(Float_add_doc,
 "add($self, x, /)\n--\n\n"
@@ -192,7 +155,7 @@ static PyMethodDef Float_methods[] = {
      Float_compare_and_swap_doc},
     {"_from_buffer", _PyCFunction_CAST(Float_from_buffer), METH_FASTCALL | METH_CLASS,
      Float_from_buffer_doc},
-    {"_cell_bytes", (PyCFunction)(void (*)(void))Float_cell_bytes, METH_NOARGS | METH_CLASS,
+    {"_cell_bytes", (PyCFunction)(void (*)(void))am_word_cell_bytes, METH_NOARGS | METH_CLASS,
      Float_cell_bytes_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -210,7 +173,7 @@ PyDoc_STRVAR(Float_doc,
 
 static PyType_Slot Float_slots[] = {
     {Py_tp_new, Float_new},
-    {Py_tp_dealloc, Float_dealloc},
+    {Py_tp_dealloc, am_cell_dealloc},
     {Py_tp_methods, Float_methods},
     {Py_tp_repr, Float_repr},
     {Py_nb_float, Float_float},

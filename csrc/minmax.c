@@ -52,13 +52,18 @@ enum { MM_STARTED, MM_DONE, MM_LO, MM_HI, MM_WORDS };
 #define MM_SIGN (UINT64_C(1) << 63)
 
 typedef struct {
-    PyObject_HEAD
-    am_uword *cell;           /* immutable after construction: own, or arena words */
-    PyObject *owner;          /* NULL when cell == own; else a private view pinning the words */
+    AM_CELL_HEAD
     am_uword own[MM_WORDS];   /* the words themselves for objects that own their storage */
 } MinMaxObject;
 
 #define MinMaxObject_CAST(op) ((MinMaxObject *)(op))
+
+/* The cell's words as the unsigned words this file works on (a no-op cast). */
+static inline am_uword *
+mm_words_of(PyObject *op)
+{
+    return (am_uword *)MinMaxObject_CAST(op)->cell;
+}
 
 static inline uint64_t mm_hi_of(int64_t v) { return (uint64_t)v ^ MM_SIGN; }
 static inline uint64_t mm_lo_of(int64_t v) { return ~mm_hi_of(v); }
@@ -136,7 +141,7 @@ MinMax_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     }
     /* tp_alloc zero-filled own[]: the empty state. */
-    self->cell = self->own;
+    self->cell = (am_word *)self->own;
     self->owner = NULL;
     return (PyObject *)self;
 }
@@ -149,26 +154,7 @@ PyDoc_STRVAR(MinMax_from_buffer_doc,
 static PyObject *
 MinMax_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "_from_buffer() takes 2 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    am_word *words = am_words_in_view(args[0], args[1], MM_WORDS * sizeof(am_word));
-    if (words == NULL) {
-        return NULL;
-    }
-    PyObject *owner = am_pin_view(args[0]);  /* new reference */
-    if (owner == NULL) {
-        return NULL;
-    }
-    MinMaxObject *self = (MinMaxObject *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        Py_DECREF(owner);
-        return NULL;
-    }
-    self->cell = (am_uword *)words;
-    self->owner = owner;
-    return (PyObject *)self;
+    return am_cell_from_buffer(type, args, nargs, MM_WORDS * sizeof(am_word));
 }
 
 PyDoc_STRVAR(MinMax_cell_bytes_doc,
@@ -178,16 +164,6 @@ static PyObject *
 MinMax_cell_bytes(PyTypeObject *Py_UNUSED(type), PyObject *Py_UNUSED(ignored))
 {
     return PyLong_FromSize_t(MM_WORDS * sizeof(am_word));
-}
-
-static void
-MinMax_dealloc(PyObject *op)
-{
-    MinMaxObject *self = MinMaxObject_CAST(op);
-    PyTypeObject *tp = Py_TYPE(op);
-    Py_CLEAR(self->owner);
-    tp->tp_free(op);
-    Py_DECREF(tp);
 }
 
 PyDoc_STRVAR(MinMax_observe_doc,
@@ -202,7 +178,7 @@ MinMax_observe(PyObject *op, PyObject *arg)
     if (am_as_int64(arg, "v", &v) < 0) {
         return NULL;
     }
-    mm_observe(MinMaxObject_CAST(op)->cell, v);
+    mm_observe(mm_words_of(op), v);
     Py_RETURN_NONE;
 }
 
@@ -213,7 +189,7 @@ static PyObject *
 MinMax_min(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     int64_t min, max;
-    if (!mm_read(MinMaxObject_CAST(op)->cell, &min, &max)) {
+    if (!mm_read(mm_words_of(op), &min, &max)) {
         Py_RETURN_NONE;
     }
     return PyLong_FromLongLong(min);
@@ -226,7 +202,7 @@ static PyObject *
 MinMax_max(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     int64_t min, max;
-    if (!mm_read(MinMaxObject_CAST(op)->cell, &min, &max)) {
+    if (!mm_read(mm_words_of(op), &min, &max)) {
         Py_RETURN_NONE;
     }
     return PyLong_FromLongLong(max);
@@ -241,7 +217,7 @@ static PyObject *
 MinMax_snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     int64_t min, max;
-    if (!mm_read(MinMaxObject_CAST(op)->cell, &min, &max)) {
+    if (!mm_read(mm_words_of(op), &min, &max)) {
         Py_RETURN_NONE;
     }
     return Py_BuildValue("(LL)", (long long)min, (long long)max);
@@ -252,7 +228,7 @@ PyDoc_STRVAR(MinMax_reset_doc, "reset($self, /)\n--\n\nForget every observation 
 static PyObject *
 MinMax_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
-    mm_reset(MinMaxObject_CAST(op)->cell);
+    mm_reset(mm_words_of(op));
     Py_RETURN_NONE;
 }
 
@@ -260,7 +236,7 @@ static PyObject *
 MinMax_repr(PyObject *op)
 {
     int64_t min, max;
-    if (!mm_read(MinMaxObject_CAST(op)->cell, &min, &max)) {
+    if (!mm_read(mm_words_of(op), &min, &max)) {
         return PyUnicode_FromString("AtomicMinMax(empty)");
     }
     return PyUnicode_FromFormat("AtomicMinMax(min=%lld, max=%lld)", (long long)min,
@@ -294,7 +270,7 @@ PyDoc_STRVAR(MinMax_doc,
 
 static PyType_Slot MinMax_slots[] = {
     {Py_tp_new, MinMax_new},
-    {Py_tp_dealloc, MinMax_dealloc},
+    {Py_tp_dealloc, am_cell_dealloc},
     {Py_tp_methods, MinMax_methods},
     {Py_tp_repr, MinMax_repr},
     {Py_tp_doc, (void *)MinMax_doc},

@@ -97,6 +97,39 @@ am_word *am_words_in_view(PyObject *view, PyObject *offset, Py_ssize_t nbytes);
  * the words stayed mapped. */
 PyObject *am_pin_view(PyObject *view);
 
+/* What every fixed-size cell type shares (counter, float, duration,
+ * minmax): only cold paths live here; each type's hot paths stay in its own
+ * file and read `cell` directly.
+ *
+ * The first members of every fixed-size cell object; the type's own
+ * storage (`own`) follows them:
+ *   cell  -- immutable after construction: the object's own words, or arena words
+ *   owner -- NULL when cell points at own storage; else a private view
+ *            pinning the words (am_pin_view) */
+#define AM_CELL_HEAD \
+    PyObject_HEAD \
+    am_word *cell; \
+    PyObject *owner;
+
+typedef struct {
+    AM_CELL_HEAD
+} am_cell;
+
+/* Body of the classmethod `_from_buffer(view, offset, /)`: an instance of
+ * `type` whose `nbytes` of words live at `offset` of the writable memoryview
+ * `view` (the multi-process arena), used as they are (not cleared); `owner`
+ * pins the view. `type` must start with AM_CELL_HEAD.
+ * Returns a new reference, or NULL with an exception set (nothing taken). */
+PyObject *am_cell_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,
+                              Py_ssize_t nbytes);
+
+/* The classmethod `_cell_bytes()` of one-word cells: sizeof(am_word). */
+PyObject *am_word_cell_bytes(PyTypeObject *type, PyObject *ignored);
+
+/* tp_dealloc of a heap type that starts with AM_CELL_HEAD and holds no other
+ * reference: drops the owner, frees the object, drops the type. */
+void am_cell_dealloc(PyObject *op);
+
 /* getattr(import_module(module), name): new reference, or NULL with an
  * exception set. For registrars that need a pure-Python leaf module. */
 PyObject *am_import_attr(const char *module, const char *name);

@@ -1,4 +1,5 @@
-/* storage.c -- cells placed in memory the object does not own (an arena). */
+/* storage.c -- cells placed in memory the object does not own (an arena),
+ * and the cold-path boilerplate every fixed-size cell type shares. */
 #include "module.h"
 
 am_word *
@@ -42,4 +43,46 @@ am_pin_view(PyObject *view)
     /* Shares the view's managed buffer (one more export on it), so the
      * underlying mapping outlives any release() of `view`. */
     return PyMemoryView_FromObject(view);
+}
+
+PyObject *
+am_cell_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,
+                    Py_ssize_t nbytes)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "_from_buffer() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    am_word *words = am_words_in_view(args[0], args[1], nbytes);
+    if (words == NULL) {
+        return NULL;
+    }
+    PyObject *owner = am_pin_view(args[0]);  /* new reference */
+    if (owner == NULL) {
+        return NULL;
+    }
+    am_cell *self = (am_cell *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(owner);
+        return NULL;
+    }
+    self->cell = words;
+    self->owner = owner;
+    return (PyObject *)self;
+}
+
+PyObject *
+am_word_cell_bytes(PyTypeObject *Py_UNUSED(type), PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSize_t(sizeof(am_word));
+}
+
+void
+am_cell_dealloc(PyObject *op)
+{
+    am_cell *self = (am_cell *)op;
+    PyTypeObject *tp = Py_TYPE(op);
+    Py_CLEAR(self->owner);
+    tp->tp_free(op);
+    Py_DECREF(tp);
 }
