@@ -25,10 +25,7 @@
 #include <math.h>
 
 typedef struct {
-    PyObject_VAR_HEAD   /* ob_size: words of `own` (0 for arena cells) */
-    am_word *cell;      /* immutable after construction: own, or arena words */
-    PyObject *owner;    /* NULL when cell == own; else a private view pinning the words */
-    PyObject *bounds;   /* immutable tuple of floats, possibly shared */
+    AM_HC_HEAD
     am_word own[];      /* the cell for objects that own their storage */
 } HistogramObject;
 
@@ -112,55 +109,6 @@ hist_raw_free(hist_raw *raw)
     }
 }
 
-/* New reference: the buckets of `raw` as a list of ints. */
-static PyObject *
-hist_bucket_list(const int64_t *buckets, Py_ssize_t nb)
-{
-    PyObject *list = PyList_New(nb);
-    if (list == NULL) {
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < nb; i++) {
-        PyObject *v = PyLong_FromLongLong(buckets[i]);
-        if (v == NULL) {
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, i, v);
-    }
-    return list;
-}
-
-static PyObject *
-hist_alloc(PyTypeObject *type, PyObject *bounds_arg, PyObject *view, PyObject *offset)
-{
-    PyObject *bounds = am_bounds_from(bounds_arg);
-    if (bounds == NULL) {
-        return NULL;
-    }
-    Py_ssize_t words = hist_cell_words(hist_nbuckets(bounds));
-    am_word *arena = NULL;
-    PyObject *owner = NULL;
-    if (view != NULL) {
-        arena = am_words_in_view(view, offset, words * (Py_ssize_t)sizeof(am_word));
-        owner = arena ? am_pin_view(view) : NULL;  /* new reference */
-        if (owner == NULL) {
-            Py_DECREF(bounds);
-            return NULL;
-        }
-    }
-    HistogramObject *self = (HistogramObject *)am_hc_alloc(type, arena ? 0 : words);
-    if (self == NULL) {
-        Py_DECREF(bounds);
-        Py_XDECREF(owner);
-        return NULL;
-    }
-    self->bounds = bounds;
-    self->owner = owner;
-    self->cell = arena ? arena : self->own;  /* own[] is zero-filled: empty */
-    return (PyObject *)self;
-}
-
 static PyObject *
 Histogram_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
@@ -169,7 +117,7 @@ Histogram_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:AtomicHistogram", kwlist, &bounds)) {
         return NULL;
     }
-    return hist_alloc(type, bounds, NULL, NULL);
+    return am_hc_new(type, bounds, NULL, NULL, hist_cell_words);
 }
 
 PyDoc_STRVAR(Histogram_from_buffer_doc,
@@ -181,11 +129,7 @@ PyDoc_STRVAR(Histogram_from_buffer_doc,
 static PyObject *
 Histogram_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "_from_buffer() takes 3 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    return hist_alloc(type, args[2], args[0], args[1]);
+    return am_hc_from_buffer(type, args, nargs, hist_cell_words);
 }
 
 PyDoc_STRVAR(Histogram_cell_bytes_doc,
@@ -195,26 +139,7 @@ PyDoc_STRVAR(Histogram_cell_bytes_doc,
 static PyObject *
 Histogram_cell_bytes(PyTypeObject *Py_UNUSED(type), PyObject *arg)
 {
-    int64_t n;
-    if (am_as_int64(arg, "n_bounds", &n) < 0) {
-        return NULL;
-    }
-    if (n < 1 || n > (int64_t)1 << 40) {
-        PyErr_SetString(PyExc_ValueError, "n_bounds must be at least 1");
-        return NULL;
-    }
-    return PyLong_FromLongLong((long long)hist_cell_words((Py_ssize_t)n + 1) * 8);
-}
-
-static void
-Histogram_dealloc(PyObject *op)
-{
-    HistogramObject *self = HistogramObject_CAST(op);
-    PyTypeObject *tp = Py_TYPE(op);
-    Py_CLEAR(self->owner);
-    Py_CLEAR(self->bounds);
-    tp->tp_free(op);
-    Py_DECREF(tp);
+    return am_hc_cell_bytes(arg, hist_cell_words);
 }
 
 PyDoc_STRVAR(Histogram_observe_doc,
@@ -295,7 +220,7 @@ Histogram_bucket_counts(PyObject *op, PyObject *Py_UNUSED(ignored))
     if (hist_read(self, 0, &raw) < 0) {
         return NULL;
     }
-    PyObject *list = hist_bucket_list(raw.buckets, hist_nbuckets(self->bounds));
+    PyObject *list = am_hc_int_list(raw.buckets, hist_nbuckets(self->bounds));
     hist_raw_free(&raw);
     return list;
 }
@@ -316,7 +241,7 @@ Histogram_snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
     }
     PyObject *result = NULL;
     PyObject *args[4] = {self->bounds, NULL, NULL, NULL};
-    args[1] = hist_bucket_list(raw.buckets, hist_nbuckets(self->bounds));
+    args[1] = am_hc_int_list(raw.buckets, hist_nbuckets(self->bounds));
     if (args[1] == NULL) {
         goto error;
     }
@@ -385,7 +310,7 @@ PyDoc_STRVAR(Histogram_doc,
 
 static PyType_Slot Histogram_slots[] = {
     {Py_tp_new, Histogram_new},
-    {Py_tp_dealloc, Histogram_dealloc},
+    {Py_tp_dealloc, am_hc_dealloc},
     {Py_tp_methods, Histogram_methods},
     {Py_tp_doc, (void *)Histogram_doc},
     {0, NULL},

@@ -2,6 +2,7 @@
  * the in-cell reader lock, the swap with its bounded cooldown, and the
  * recovery rules for dead writers and readers. Cold path only. */
 #include "hotcold.h"
+#include "bounds.h"
 
 #include <sched.h>
 #include <time.h>
@@ -163,4 +164,89 @@ am_hc_swap(am_uword *ctl, am_word *const buckets[2], Py_ssize_t nbuckets)
         am_ufetch_add_acq_rel(ctl, got - expected);
     }
     return cold;
+}
+
+PyObject *
+am_hc_new(PyTypeObject *type, PyObject *bounds_arg, PyObject *view, PyObject *offset,
+          am_hc_words_fn cell_words)
+{
+    PyObject *bounds = am_bounds_from(bounds_arg);
+    if (bounds == NULL) {
+        return NULL;
+    }
+    Py_ssize_t words = cell_words(PyTuple_GET_SIZE(bounds) + 1);
+    am_word *arena = NULL;
+    PyObject *owner = NULL;
+    if (view != NULL) {
+        arena = am_words_in_view(view, offset, words * (Py_ssize_t)sizeof(am_word));
+        owner = arena ? am_pin_view(view) : NULL;  /* new reference */
+        if (owner == NULL) {
+            Py_DECREF(bounds);
+            return NULL;
+        }
+    }
+    am_hc_object *self = (am_hc_object *)am_hc_alloc(type, arena ? 0 : words);
+    if (self == NULL) {
+        Py_DECREF(bounds);
+        Py_XDECREF(owner);
+        return NULL;
+    }
+    self->bounds = bounds;
+    self->owner = owner;
+    self->cell = arena ? arena : self->own;  /* own[] is zero-filled: empty */
+    return (PyObject *)self;
+}
+
+PyObject *
+am_hc_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,
+                  am_hc_words_fn cell_words)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_from_buffer() takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    return am_hc_new(type, args[2], args[0], args[1], cell_words);
+}
+
+PyObject *
+am_hc_cell_bytes(PyObject *n_bounds, am_hc_words_fn cell_words)
+{
+    int64_t n;
+    if (am_as_int64(n_bounds, "n_bounds", &n) < 0) {
+        return NULL;
+    }
+    if (n < 1 || n > (int64_t)1 << 40) {
+        PyErr_SetString(PyExc_ValueError, "n_bounds must be at least 1");
+        return NULL;
+    }
+    return PyLong_FromLongLong((long long)cell_words((Py_ssize_t)n + 1) * 8);
+}
+
+void
+am_hc_dealloc(PyObject *op)
+{
+    am_hc_object *self = (am_hc_object *)op;
+    PyTypeObject *tp = Py_TYPE(op);
+    Py_CLEAR(self->owner);
+    Py_CLEAR(self->bounds);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+PyObject *
+am_hc_int_list(const int64_t *values, Py_ssize_t n)
+{
+    PyObject *list = PyList_New(n);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyLong_FromLongLong(values[i]);
+        if (v == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, v);
+    }
+    return list;
 }

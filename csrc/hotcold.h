@@ -152,4 +152,44 @@ PyObject *am_hc_build(PyObject *cls, PyObject *names, PyObject *const *values);
  * on the stack up to this many, else PyMem_Malloc'd before the lock. */
 #define AM_HC_STACK_WORDS 64
 
+/* ---- the object both types share (cold paths only) ---------------------- */
+
+/* The first members of an AtomicHistogram / RuleExecutionMetric object;
+ * `am_word own[]` (the cell for objects that own their storage) follows. */
+#define AM_HC_HEAD \
+    PyObject_VAR_HEAD   /* ob_size: words of `own` (0 for arena cells) */ \
+    am_word *cell;      /* immutable after construction: own, or arena words */ \
+    PyObject *owner;    /* NULL when cell == own; else a private view pinning the words */ \
+    PyObject *bounds;   /* immutable tuple of floats, possibly shared */
+
+typedef struct {
+    AM_HC_HEAD
+    am_word own[];
+} am_hc_object;
+
+/* The words of one type's cell for `nbuckets` buckets (its layout). */
+typedef Py_ssize_t (*am_hc_words_fn)(Py_ssize_t nbuckets);
+
+/* A new object of `type` (which starts with AM_HC_HEAD) for the bounds
+ * `bounds_arg` (am_bounds_from). With view == NULL the cell is its own
+ * zero-filled words; else it lives at `offset` of the writable memoryview
+ * `view` (the multi-process arena), used as it is, and `owner` pins the
+ * view. New reference, or NULL with an exception set (nothing taken). */
+PyObject *am_hc_new(PyTypeObject *type, PyObject *bounds_arg, PyObject *view,
+                    PyObject *offset, am_hc_words_fn cell_words);
+
+/* Body of the classmethod `_from_buffer(view, offset, bounds, /)`. */
+PyObject *am_hc_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,
+                            am_hc_words_fn cell_words);
+
+/* Body of the classmethod `_cell_bytes(n_bounds, /)`: bytes of arena
+ * storage for n_bounds finite bounds (ValueError unless n_bounds >= 1). */
+PyObject *am_hc_cell_bytes(PyObject *n_bounds, am_hc_words_fn cell_words);
+
+/* tp_dealloc of both types: drops owner and bounds, frees, drops the type. */
+void am_hc_dealloc(PyObject *op);
+
+/* New reference: the n int64 values as a list of ints (bucket counts). */
+PyObject *am_hc_int_list(const int64_t *values, Py_ssize_t n);
+
 #endif /* AM_HOTCOLD_H */

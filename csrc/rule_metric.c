@@ -40,10 +40,7 @@
 #include "bounds.h"
 
 typedef struct {
-    PyObject_VAR_HEAD   /* ob_size: words of `own` (0 for arena cells) */
-    am_word *cell;      /* immutable after construction: own, or arena words */
-    PyObject *owner;    /* NULL when cell == own; else a private view pinning the words */
-    PyObject *bounds;   /* immutable tuple of floats, possibly shared */
+    AM_HC_HEAD
     am_word own[];      /* the cell for objects that own their storage */
 } RuleObject;
 
@@ -171,54 +168,6 @@ rule_extreme(const rule_raw *raw, int want_max)
 }
 
 static PyObject *
-rule_bucket_list(const int64_t *buckets, Py_ssize_t nb)
-{
-    PyObject *list = PyList_New(nb);
-    if (list == NULL) {
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < nb; i++) {
-        PyObject *v = PyLong_FromLongLong(buckets[i]);
-        if (v == NULL) {
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, i, v);
-    }
-    return list;
-}
-
-static PyObject *
-rule_alloc(PyTypeObject *type, PyObject *bounds_arg, PyObject *view, PyObject *offset)
-{
-    PyObject *bounds = am_bounds_from(bounds_arg);
-    if (bounds == NULL) {
-        return NULL;
-    }
-    Py_ssize_t words = rule_cell_words(rule_nbuckets(bounds));
-    am_word *arena = NULL;
-    PyObject *owner = NULL;
-    if (view != NULL) {
-        arena = am_words_in_view(view, offset, words * (Py_ssize_t)sizeof(am_word));
-        owner = arena ? am_pin_view(view) : NULL;  /* new reference */
-        if (owner == NULL) {
-            Py_DECREF(bounds);
-            return NULL;
-        }
-    }
-    RuleObject *self = (RuleObject *)am_hc_alloc(type, arena ? 0 : words);
-    if (self == NULL) {
-        Py_DECREF(bounds);
-        Py_XDECREF(owner);
-        return NULL;
-    }
-    self->bounds = bounds;
-    self->owner = owner;
-    self->cell = arena ? arena : self->own;  /* own[] is zero-filled: empty */
-    return (PyObject *)self;
-}
-
-static PyObject *
 Rule_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"buckets", NULL};
@@ -229,7 +178,7 @@ Rule_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (bounds == NULL) {
         bounds = ((am_state *)PyType_GetModuleState(type))->default_duration_bounds;
     }
-    return rule_alloc(type, bounds, NULL, NULL);
+    return am_hc_new(type, bounds, NULL, NULL, rule_cell_words);
 }
 
 PyDoc_STRVAR(Rule_from_buffer_doc,
@@ -241,11 +190,7 @@ PyDoc_STRVAR(Rule_from_buffer_doc,
 static PyObject *
 Rule_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "_from_buffer() takes 3 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    return rule_alloc(type, args[2], args[0], args[1]);
+    return am_hc_from_buffer(type, args, nargs, rule_cell_words);
 }
 
 PyDoc_STRVAR(Rule_cell_bytes_doc,
@@ -255,26 +200,7 @@ PyDoc_STRVAR(Rule_cell_bytes_doc,
 static PyObject *
 Rule_cell_bytes(PyTypeObject *Py_UNUSED(type), PyObject *arg)
 {
-    int64_t n;
-    if (am_as_int64(arg, "n_bounds", &n) < 0) {
-        return NULL;
-    }
-    if (n < 1 || n > (int64_t)1 << 40) {
-        PyErr_SetString(PyExc_ValueError, "n_bounds must be at least 1");
-        return NULL;
-    }
-    return PyLong_FromLongLong((long long)rule_cell_words((Py_ssize_t)n + 1) * 8);
-}
-
-static void
-Rule_dealloc(PyObject *op)
-{
-    RuleObject *self = RuleObject_CAST(op);
-    PyTypeObject *tp = Py_TYPE(op);
-    Py_CLEAR(self->owner);
-    Py_CLEAR(self->bounds);
-    tp->tp_free(op);
-    Py_DECREF(tp);
+    return am_hc_cell_bytes(arg, rule_cell_words);
 }
 
 PyDoc_STRVAR(Rule_record_doc,
@@ -414,7 +340,7 @@ rule_field_value(RuleObject *self, const rule_raw *raw, const rule_derived *d, e
     case RF_RATE:
         return PyFloat_FromDouble(d->error_rate);
     default:
-        return rule_bucket_list(raw->buckets, rule_nbuckets(self->bounds));
+        return am_hc_int_list(raw->buckets, rule_nbuckets(self->bounds));
     }
 }
 
@@ -533,7 +459,7 @@ PyDoc_STRVAR(Rule_doc,
 
 static PyType_Slot Rule_slots[] = {
     {Py_tp_new, Rule_new},
-    {Py_tp_dealloc, Rule_dealloc},
+    {Py_tp_dealloc, am_hc_dealloc},
     {Py_tp_methods, Rule_methods},
     {Py_tp_doc, (void *)Rule_doc},
     {0, NULL},
