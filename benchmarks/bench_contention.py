@@ -107,6 +107,7 @@ def _prometheus_setups() -> list[Candidate]:
 
 def candidates() -> list[Candidate]:
     return [
+        Candidate("control: Python no-op method", _control_setup),
         Candidate("AtomicCounter.inc shared", _shared(AtomicCounter, "inc", _load)),
         Candidate("StripedCounter.inc shared", _shared(StripedCounter, "inc", _load)),
         Candidate("MutexCounter.inc shared", _shared(MutexCounter, "inc", _load)),
@@ -117,6 +118,18 @@ def candidates() -> list[Candidate]:
 
 def _load(obj: object) -> int:
     return int(obj.load())  # type: ignore[attr-defined]
+
+
+def _control_setup(threads: int, n: int) -> tuple[list[Worker], Callable[[], bool]]:
+    """Calibration: a pure-Python call with no shared state at all. If this
+    does not scale, the machine (other load) is the limit, not the metric."""
+    sink = _Sink()
+    return [(sink, "touch", None) for _ in range(threads)], lambda: True
+
+
+class _Sink:
+    def touch(self) -> None:
+        pass
 
 
 def run_once(c: Candidate, threads: int, n: int) -> float:
@@ -150,9 +163,9 @@ def run_once(c: Candidate, threads: int, n: int) -> float:
 def environment() -> str:
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    version = " ".join(sys.version.split())
     return (
-        f"# {sys.version.split()[0]} {platform.python_implementation()} "
-        f"({sys.version.splitlines()[0]}) GIL {'on' if gil else 'OFF'}; "
+        f"# {platform.python_implementation()} {version}; GIL {'on' if gil else 'OFF'}; "
         f"{os.cpu_count()} CPUs; load average {load}"
     )
 
@@ -174,9 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     for c in candidates():
         if a.only and a.only not in c.name:
             continue
+        # Thread counts alternate within each repetition, so a burst of load
+        # from other processes hits every column alike.
+        runs: dict[int, list[float]] = {t: [] for t in counts}
+        for _ in range(a.repeat):
+            for t in counts:
+                runs[t].append(run_once(c, t, a.ops))
         row = results.setdefault(c.name, {})
         for t in counts:
-            row[t] = statistics.median(run_once(c, t, a.ops) for _ in range(a.repeat))
+            row[t] = statistics.median(runs[t])
         line = f"{c.name:40s}" + "".join(f"{row[t] / 1e6:15.2f}" for t in counts)
         line += "".join(f"{row[t] / row[counts[0]]:8.2f}" for t in counts[1:])
         print(line, flush=True)
