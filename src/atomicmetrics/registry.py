@@ -25,6 +25,7 @@ multi-process registry assigns its own storage in ``__init__``.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -180,7 +181,7 @@ class Registry:
         Exposed as five families (see ``atomicmetrics.composite``)."""
         validate_metric_name(name)
         labels = validate_labelnames(labelnames, histogram=True)
-        bounds = _bounds(buckets)
+        bounds = _rule_bounds(buckets)
         return self._get_or_create(
             RuleExecutionFamily,
             rule_execution_names(name),
@@ -344,6 +345,25 @@ def _limits(max_series: int | None, on_overflow: str) -> dict[str, Any]:
 def _bounds(buckets: Sequence[float]) -> tuple[float, ...]:
     """Bucket bounds checked and normalized by ``AtomicHistogram``'s own rules."""
     return AtomicHistogram(buckets).bounds()
+
+
+def _rule_bounds(buckets: Sequence[float]) -> tuple[float, ...]:
+    """``_bounds`` of nanosecond buckets that stay strictly increasing in seconds.
+
+    They are exposed divided by 1e9: two bounds a few ULPs apart, or -5e-324
+    and 0.0, become one ``le`` value (``-0.0`` and ``0.0`` are equal), which
+    OpenMetrics parsers refuse as buckets out of order (found by
+    scripts/fuzz_api.py).
+    """
+    bounds = _bounds(buckets)
+    seconds = [b / 1e9 for b in bounds]
+    for lower, upper in itertools.pairwise(seconds):
+        if not lower < upper:
+            raise ValueError(
+                f"buckets {bounds!r} (ns) are not strictly increasing once in seconds "
+                f"({lower!r} then {upper!r})"
+            )
+    return bounds
 
 
 REGISTRY = Registry()
