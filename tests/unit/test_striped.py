@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicCounter, StripedCounter
 from atomicmetrics.reference import MutexCounter
-from tests.conftest import THREADS, run_threads
+from tests.conftest import THREADS, apply_op, run_threads
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -171,13 +171,6 @@ ops = st.one_of(
 )
 
 
-def _apply(obj: Any, op: tuple[Any, ...]) -> object:
-    try:
-        return ("ok", getattr(obj, op[0])(*op[1:]))
-    except (OverflowError, TypeError) as e:
-        return ("raised", type(e))
-
-
 @given(
     start=st.integers(-(2**61), 2**61),
     program=st.lists(ops, max_size=40),
@@ -190,7 +183,7 @@ def test_equivalent_to_mutex_counter(
     if spread_first:
         striped._spread()
     for op in program:
-        assert _apply(striped, op) == _apply(mutex, op), op
+        assert apply_op(striped, op) == apply_op(mutex, op), op
         assert striped.load() == mutex.load()
 
 
