@@ -339,7 +339,7 @@ class MultiProcessRegistry(Registry):
 
     def _after_fork_in_child(self) -> None:
         """Give the child its own process slot and gauge cells; renew locks."""
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant, as Registry makes it
         self._arena_lock = threading.RLock()
         self._arena_storage.after_fork_in_child()
         for family in list(self._families.values()):
