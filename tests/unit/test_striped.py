@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -208,6 +209,22 @@ def test_concurrent_updates_are_exact(make: Any, switch_fast: object) -> None:
         assert all(-limit <= v <= limit for v in cells[1:])
 
 
+def _run_reader_last(work: Callable[[int], None], done: threading.Event) -> None:
+    """``run_threads(THREADS, work)`` where thread ``THREADS - 1`` reads until
+    ``done``, which is set once every other thread (a writer) has returned."""
+    writers = THREADS - 1
+    finished = AtomicCounter()
+
+    def guarded(i: int) -> None:
+        try:
+            work(i)
+        finally:
+            if i != writers and finished.fetch_add(1) == writers - 1:
+                done.set()
+
+    run_threads(THREADS, guarded)
+
+
 @pytest.mark.parametrize("make", [StripedCounter, spread])
 def test_reader_sees_monotonic_bounded_values_while_writers_run(
     make: Any, switch_fast: object
@@ -230,15 +247,7 @@ def test_reader_sees_monotonic_bounded_values_while_writers_run(
         for _ in range(n):
             inc()
 
-    def guarded(i: int) -> None:
-        try:
-            work(i)
-        finally:
-            if i != writers and finished.fetch_add(1) == writers - 1:
-                done.set()
-
-    finished = AtomicCounter()
-    run_threads(THREADS, guarded)
+    _run_reader_last(work, done)
     assert c.load() == writers * n
     assert seen, "the reader never ran"
 
@@ -258,14 +267,6 @@ def test_concurrent_resets_lose_nothing(switch_fast: object) -> None:
         for _ in range(n):
             add(2)
 
-    def guarded(i: int) -> None:
-        try:
-            work(i)
-        finally:
-            if i != writers and finished.fetch_add(1) == writers - 1:
-                done.set()
-
-    finished = AtomicCounter()
-    run_threads(THREADS, guarded)
+    _run_reader_last(work, done)
     assert all(h >= 0 for h in harvested)
     assert sum(harvested) + c.load() == writers * n * 2
