@@ -290,3 +290,30 @@ def test_lone_surrogates_are_refused_where_they_enter() -> None:
         registry.counter("other", "help \udfff")
     family.labels("ok").inc()
     assert b'surrogates_total{k="ok"} 1' in generate_text(registry)
+
+
+def test_rule_buckets_that_meet_in_seconds_are_refused() -> None:
+    registry = Registry()
+    with pytest.raises(ValueError, match="strictly increasing once in seconds"):
+        registry.rule_execution("tiny", "", (), buckets=[-5e-324, 0.0])  # -0.0 and 0.0 s
+    with pytest.raises(ValueError, match="strictly increasing once in seconds"):
+        registry.rule_execution("ulps", "", (), buckets=[495812.7455696093, 495812.74556960934])
+    assert list(registry.collect()) == []
+    family = registry.rule_execution("fine", "", (), buckets=[-1.0, 0.0, 1.0])
+    family.record(0)
+    list(parse_openmetrics(generate_openmetrics(registry).decode()))
+
+
+def test_counter_value_never_drops_below_its_int_part_past_2_53() -> None:
+    from atomicmetrics import Counter
+
+    counter = Counter()
+    counter.inc(2**53 + 1)
+    before = counter.value()
+    counter.inc(0.5)
+    assert counter.value() >= before
+    for _ in range(100):
+        previous = counter.value()
+        counter.inc(1)
+        counter.inc(0.25)
+        assert counter.value() >= previous
