@@ -126,26 +126,16 @@ mm_clear(am_uword *w, uint64_t done)
     }
 }
 
-/* observe()'s wait while a reset is in flight (cold path): spin, then yield
- * with the thread state detached (other threads, and a free-threaded
- * stop-the-world, are not held up by a waiting observer). Returns once the
- * reset finished, or after finishing it on the resetter's behalf when it
- * made no progress for MM_STALE_NS (see Recovery). Called with an attached
- * thread state; touches no Python object. */
+/* observe()'s wait past its spins while a reset is in flight (cold path):
+ * yield, and return once the reset finished, or after finishing it on the
+ * resetter's behalf when it made no progress for MM_STALE_NS (see
+ * Recovery). Plain C (no Python API): MinMax_observe runs it with the
+ * thread state detached. */
 static void
 mm_wait_for_reset(am_uword *w)
 {
     uint64_t s = am_uload_acquire(&w[MM_STARTED]);
     uint64_t d = am_uload_acquire(&w[MM_DONE]);
-    for (unsigned step = 0; d != s && step < MM_SPINS; step++) {
-        am_cpu_relax();
-        s = am_uload_acquire(&w[MM_STARTED]);
-        d = am_uload_acquire(&w[MM_DONE]);
-    }
-    if (d == s) {
-        return;
-    }
-    Py_BEGIN_ALLOW_THREADS
     int64_t stale_from = mm_now_ns();  /* since when (s, d) did not move */
     for (unsigned step = 1; d != s; step++) {
         sched_yield();
@@ -160,27 +150,40 @@ mm_wait_for_reset(am_uword *w)
             mm_clear(w, d);
             uint64_t expected = d;
             (void)am_ucas_acq_rel(&w[MM_DONE], &expected, s);
-            break;
+            return;
         }
     }
-    Py_END_ALLOW_THREADS
 }
 
-static void
-mm_observe(am_uword *w, int64_t v)
+/* observe(v) without yielding: returns 1 once v is recorded, or 0 when a
+ * reset stayed in flight for MM_SPINS spins (nothing to undo: the caller
+ * then waits with mm_wait_for_reset and calls again). */
+static int
+mm_observe_spinning(am_uword *w, int64_t v)
 {
     uint64_t hi = mm_hi_of(v), lo = mm_lo_of(v);
-    for (;;) {
+    for (unsigned spins = 0;;) {
         uint64_t s = am_uload_acquire(&w[MM_STARTED]);
         if (am_uload_acquire(&w[MM_DONE]) != s) {
-            mm_wait_for_reset(w);
+            if (++spins > MM_SPINS) {
+                return 0;
+            }
+            am_cpu_relax();
             continue;
         }
         am_ufetch_max_acq_rel(&w[MM_HI], hi);
         am_ufetch_max_acq_rel(&w[MM_LO], lo);
         if (am_uload_acquire(&w[MM_STARTED]) == s) {
-            return;
+            return 1;
         }
+    }
+}
+
+static void
+mm_observe(am_uword *w, int64_t v)
+{
+    while (!mm_observe_spinning(w, v)) {
+        mm_wait_for_reset(w);
     }
 }
 
@@ -312,7 +315,14 @@ MinMax_observe(PyObject *op, PyObject *arg)
     if (am_as_int64(arg, "v", &v) < 0) {
         return NULL;
     }
-    mm_observe(MinMaxObject_CAST(op)->cell, v);
+    am_uword *cell = MinMaxObject_CAST(op)->cell;
+    if (!mm_observe_spinning(cell, v)) {
+        /* A reset is in flight and slow: wait (bounded) without holding up
+         * other threads or a free-threaded stop-the-world. */
+        Py_BEGIN_ALLOW_THREADS
+        mm_observe(cell, v);
+        Py_END_ALLOW_THREADS
+    }
     Py_RETURN_NONE;
 }
 
