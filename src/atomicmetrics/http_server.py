@@ -13,8 +13,8 @@ import logging
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 
+from atomicmetrics._closing import ClosingContext
 from atomicmetrics.metrics_endpoint import metrics_response
 from atomicmetrics.registry import REGISTRY
 from atomicmetrics.samples import Collector
@@ -87,7 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
         _log.debug("%s - " + format, self.address_string(), *args)
 
 
-class MetricsServer:
+class MetricsServer(ClosingContext):
     """A running ``/metrics`` HTTP server; made by :func:`start_http_server`.
 
     ``port`` is the bound port (the real one when 0 was asked for), ``addr``
@@ -128,17 +128,6 @@ class MetricsServer:
         self._server.shutdown()
         self._thread.join(_JOIN_TIMEOUT_S)
         self._server.server_close()
-
-    def __enter__(self) -> MetricsServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "serving"

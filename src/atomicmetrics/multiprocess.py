@@ -29,7 +29,7 @@ import json
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from atomicmetrics import _processes
@@ -37,14 +37,12 @@ from atomicmetrics.arena import KIND_FAMILY, Arena, ArenaError, Record, dumps
 from atomicmetrics.arena_storage import ArenaStorage, GaugeCell
 from atomicmetrics.composite import RuleExecutionFamily, ThroughputFamily
 from atomicmetrics.counter import CounterFamily
-from atomicmetrics.family import Family, OnOverflow
+from atomicmetrics.family import Family
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.gauge import GaugeFamily
-from atomicmetrics.histogram import DEFAULT_BUCKETS_S, HistogramFamily
+from atomicmetrics.histogram import HistogramFamily
 from atomicmetrics.registry import Registry
-from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
 from atomicmetrics.samples import Collector, LabelPairs, MetricFamily, Sample
-from atomicmetrics.storage import MultiprocessMode
 
 __all__ = ["ENV_VAR", "ArenaError", "ArenaStorage", "MultiProcessRegistry"]
 
@@ -85,6 +83,7 @@ class MultiProcessRegistry(Registry):
         # Guards mirroring and the reader caches below; never held by recording.
         self._arena_lock = threading.RLock()
         self._mirrored = 0  # family records of the log handled so far
+        self._mirroring = False  # _mirror is making a family (guarded by _arena_lock)
         self._removals_seen = 0  # removals of the log handled so far
         self._detached: set[str] = set()  # mirrored gauge families not asked for here
         # family -> (storage version, what the last scrape derived from it):
@@ -112,114 +111,36 @@ class MultiProcessRegistry(Registry):
             raise ValueError(f"{ENV_VAR} is not set: name the arena directory in it")
         return cls(directory)
 
-    # ---- factories: local family + its spec published in the arena ----------
+    # ---- factories: Registry's, with the family's spec published in the arena --
 
-    def counter(
-        self,
-        name: str,
-        help: str = "",
-        labelnames: Iterable[str] = (),
-        *,
-        max_series: int | None = None,
-        on_overflow: OnOverflow = "raise",
-    ) -> CounterFamily:
-        """``Registry.counter``, shared by every process (one cell per series)."""
-        limits = {"max_series": max_series, "on_overflow": on_overflow}
-        return self._family(CounterFamily, "counter", name, help, labelnames, limits)
-
-    def gauge(
-        self,
-        name: str,
-        help: str = "",
-        labelnames: Iterable[str] = (),
-        *,
-        max_series: int | None = None,
-        on_overflow: OnOverflow = "raise",
-        multiprocess_mode: MultiprocessMode = "all",
-    ) -> GaugeFamily:
-        """``Registry.gauge``: a cell per process, combined by ``multiprocess_mode``."""
-        kwargs = {
-            "max_series": max_series,
-            "on_overflow": on_overflow,
-            "multiprocess_mode": multiprocess_mode,
-        }
-        return self._family(GaugeFamily, "gauge", name, help, labelnames, kwargs)
-
-    def histogram(
-        self,
-        name: str,
-        help: str = "",
-        labelnames: Iterable[str] = (),
-        buckets: Sequence[float] = DEFAULT_BUCKETS_S,
-        *,
-        max_series: int | None = None,
-        on_overflow: OnOverflow = "raise",
-    ) -> HistogramFamily:
-        """``Registry.histogram``, shared by every process (one cell per series)."""
-        kwargs = {"buckets": buckets, "max_series": max_series, "on_overflow": on_overflow}
-        return self._family(HistogramFamily, "histogram", name, help, labelnames, kwargs)
-
-    def rule_execution(
-        self,
-        name: str,
-        help: str = "",
-        labelnames: Iterable[str] = (),
-        buckets: Sequence[float] = DEFAULT_DURATION_BUCKETS_NS,
-        *,
-        max_series: int | None = None,
-        on_overflow: OnOverflow = "raise",
-    ) -> RuleExecutionFamily:
-        """``Registry.rule_execution``, shared by every process (one cell per series)."""
-        kwargs = {"buckets": buckets, "max_series": max_series, "on_overflow": on_overflow}
-        return self._family(RuleExecutionFamily, "rule_execution", name, help, labelnames, kwargs)
-
-    def throughput(
-        self,
-        name: str,
-        help: str = "",
-        labelnames: Iterable[str] = (),
-        window_s: float = 60.0,
-        resolution_s: float = 1.0,
-        sla_ns: int | None = None,
-        *,
-        max_series: int | None = None,
-        on_overflow: OnOverflow = "raise",
-    ) -> ThroughputFamily:
-        """``Registry.throughput``, shared by every process (one ring per series)."""
-        kwargs = {
-            "window_s": window_s,
-            "resolution_s": resolution_s,
-            "sla_ns": sla_ns,
-            "max_series": max_series,
-            "on_overflow": on_overflow,
-        }
-        return self._family(ThroughputFamily, "throughput", name, help, labelnames, kwargs)
-
-    def _family(
+    def _get_or_create(
         self,
         cls: type[F],
-        kind: str,
+        claims: frozenset[str],
         name: str,
         help: str,
-        labelnames: Iterable[str],
-        kwargs: dict[str, Any],
+        labelnames: tuple[str, ...],
+        **settings: Any,
     ) -> F:
+        """``Registry``'s hook under every factory: the family, made after
+        mirroring what other processes published and published in the arena
+        if made here (a mirrored gauge first asked for here attaches)."""
         with self._arena_lock:
+            if self._mirroring:  # _mirror making another process's family
+                return super()._get_or_create(cls, claims, name, help, labelnames, **settings)
             self._index_arena()
-            known = set(self._families)
-            made: object = getattr(Registry, kind)(self, name, help, labelnames, **kwargs)
-            assert isinstance(made, cls)  # the Registry factory of that kind made it
-            family: F = made
-            if family.name not in known:
-                self._publish(kind, family)
-            elif family.name in self._detached and isinstance(made, GaugeFamily):
-                self._detached.discard(family.name)  # first asked for here: attach
-                made._rebind_cells()
+            known = name in self._families
+            family = super()._get_or_create(cls, claims, name, help, labelnames, **settings)
+            if not known:
+                self._publish(family)
+            elif name in self._detached and isinstance(family, GaugeFamily):
+                self._detached.discard(name)  # first asked for here: attach
+                family._rebind_cells()
             return family
 
-    def _publish(self, kind: str, family: Family[Any]) -> None:
+    def _publish(self, family: Family[Any]) -> None:
         """Record a family made here in the arena, or undo it if the arena disagrees."""
-        spec = _spec(kind, family)
+        spec = _spec(family)
         body = dumps({**spec, "help": family.help})
         record = self._arena.get_or_create(KIND_FAMILY, family.name, body)
         theirs = self._read_spec(record)
@@ -279,8 +200,12 @@ class MultiProcessRegistry(Registry):
         """Make here the family another process published. Holds _arena_lock."""
         spec = self._read_spec(record)
         make = getattr(Registry, spec["type"])
-        with self._arena_storage.detached():
-            make(self, record.key, spec["help"], spec["labelnames"], **spec["kwargs"])
+        self._mirroring = True
+        try:
+            with self._arena_storage.detached():
+                make(self, record.key, spec["help"], spec["labelnames"], **spec["kwargs"])
+        finally:
+            self._mirroring = False
         if spec["type"] == "gauge":
             self._detached.add(record.key)
 
@@ -414,7 +339,7 @@ class MultiProcessRegistry(Registry):
 
     def _after_fork_in_child(self) -> None:
         """Give the child its own process slot and gauge cells; renew locks."""
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant, as Registry makes it
         self._arena_lock = threading.RLock()
         self._arena_storage.after_fork_in_child()
         for family in list(self._families.values()):
@@ -423,10 +348,18 @@ class MultiProcessRegistry(Registry):
                 family._rebind_cells()
 
 
-_KINDS = ("counter", "gauge", "histogram", "rule_execution", "throughput")
+# The Registry factory (the spec's "type") of each family class.
+_KIND_OF: dict[type[Family[Any]], str] = {
+    CounterFamily: "counter",
+    GaugeFamily: "gauge",
+    HistogramFamily: "histogram",
+    RuleExecutionFamily: "rule_execution",
+    ThroughputFamily: "throughput",
+}
+_KINDS = tuple(_KIND_OF.values())
 
 
-def _spec(kind: str, family: Family[Any]) -> dict[str, Any]:
+def _spec(family: Family[Any]) -> dict[str, Any]:
     """What must match for two processes' families of one name to be one family."""
     kwargs: dict[str, Any] = {
         "max_series": family._max_series,
@@ -440,7 +373,7 @@ def _spec(kind: str, family: Family[Any]) -> dict[str, Any]:
         kwargs["window_s"] = float(family.window_s)
         kwargs["resolution_s"] = float(family.resolution_s)
         kwargs["sla_ns"] = family.sla_ns
-    return {"type": kind, "labelnames": list(family.labelnames), "kwargs": kwargs}
+    return {"type": _KIND_OF[type(family)], "labelnames": list(family.labelnames), "kwargs": kwargs}
 
 
 class _ForkHook:

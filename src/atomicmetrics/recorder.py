@@ -38,8 +38,8 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
 
+from atomicmetrics._closing import ClosingContext
 from atomicmetrics._core import AtomicCounter, NullSink, Ring
 from atomicmetrics.config import AsyncMetricsConfig, MetricsConfig, MetricsLevel
 from atomicmetrics.samples import MetricFamily, Sample
@@ -201,7 +201,7 @@ class _Collecting:
         return _stats_families(self.metric_prefix, self.stats())
 
 
-class AsyncMetricRecorder(_Collecting):
+class AsyncMetricRecorder(_Collecting, ClosingContext):
     """Applies recorded calls on worker threads, off the caller's hot path.
 
     ``record(fn, *args) -> bool`` enqueues the call ``fn(*args)`` into a
@@ -419,17 +419,6 @@ class AsyncMetricRecorder(_Collecting):
             oldest_age_s=age_ns / 1e9,
         )
 
-    def __enter__(self) -> AsyncMetricRecorder:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         s = self.stats()
         state = "closed" if self._ring.closed else "open"
@@ -439,7 +428,7 @@ class AsyncMetricRecorder(_Collecting):
         )
 
 
-class SyncRecorder(_Collecting):
+class SyncRecorder(_Collecting, ClosingContext):
     """Applies each recorded call at once, in the caller's thread.
 
     The recorder of the ``DEBUG`` level: numbers are exact as soon as
@@ -501,19 +490,8 @@ class SyncRecorder(_Collecting):
             oldest_age_s=0.0,
         )
 
-    def __enter__(self) -> SyncRecorder:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class NullRecorder(NullSink, _Collecting):
+class NullRecorder(NullSink, _Collecting, ClosingContext):
     """A recorder that records nothing: the ``OFF`` level.
 
     ``record(fn, *args)`` is a C method that ignores its arguments and
@@ -535,17 +513,6 @@ class NullRecorder(NullSink, _Collecting):
     def stats(self) -> RecorderStats:
         """All zeros."""
         return RecorderStats(0, 0, 0, 0, 0, 0, 0.0, 0.0)
-
-    def __enter__(self) -> NullRecorder:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 Recorder = AsyncMetricRecorder | SyncRecorder | NullRecorder

@@ -82,7 +82,12 @@ class Registry:
 
     def __init__(self) -> None:
         self._storage: CellStorage = InProcessStorage()  # set once, before any family
-        self._lock = threading.Lock()  # guards the four fields below; renewed after fork
+        # Guards the fields below; renewed after fork. Reentrant, with
+        # _generation re-checked before a factory publishes, so a signal
+        # handler or a GC finalizer may make a family while this thread is in
+        # a factory (tests/stress/test_reentrancy.py).
+        self._lock = threading.RLock()
+        self._generation = 0  # guarded by _lock: bumped by every change below
         track(self)
         self._families: dict[str, Family[Any]] = {}  # by family name
         self._claims: dict[str, str] = {}  # exposed name -> family name claiming it
@@ -234,21 +239,32 @@ class Registry:
             raise TypeError(f"help must be a str, not {type(help).__name__}")
         validate_text(help, "help text")
         with self._lock:
-            existing = self._families.get(name)
-            if existing is None:
+            while True:
+                existing = self._families.get(name)
+                if existing is not None:
+                    known = self._settings[name]
+                    break
                 clash = sorted(claims & self._claims.keys())
                 if clash:
                     owner = self._claims[clash[0]]
                     raise ValueError(
                         f"{name}: exposed name {clash[0]!r} is already used by family {owner!r}"
                     )
+                generation = self._generation
+                # Building may run a signal handler or a GC finalizer on this
+                # thread that makes families itself (the lock is reentrant).
                 family = cls(name, help, labelnames, self._storage, **settings)
-                self._families[name] = family
-                self._settings[name] = settings
-                self._claims.update(dict.fromkeys(claims, name))
-                self._collectors = (*self._collectors, family)
-                return family
-            known = self._settings[name]
+                claimed = {**self._claims, **dict.fromkeys(claims, name)}
+                collectors: tuple[Collector, ...] = (*self._collectors, family)
+                # The commit: stores only, nothing can re-enter between the
+                # check and them. Re-entered meanwhile: check everything again.
+                if self._generation == generation:
+                    self._families[name] = family
+                    self._settings[name] = settings
+                    self._claims = claimed
+                    self._collectors = collectors
+                    self._generation = generation + 1
+                    return family
         if not isinstance(existing, cls):
             raise ValueError(f"{name} is already registered as a {type(existing).__name__}")
         if existing.labelnames != labelnames:
@@ -274,6 +290,7 @@ class Registry:
             if any(c is collector for c in self._collectors):
                 raise ValueError(f"{collector!r} is already registered")
             self._collectors = (*self._collectors, collector)
+            self._generation += 1
 
     def unregister(self, collector: Collector) -> None:
         """Remove a collector or a family of this registry (its names become free).
@@ -284,6 +301,7 @@ class Registry:
             if not any(c is collector for c in self._collectors):
                 raise ValueError(f"{collector!r} is not registered")
             self._collectors = tuple(c for c in self._collectors if c is not collector)
+            self._generation += 1
             if isinstance(collector, Family) and self._families.get(collector.name) is collector:
                 del self._families[collector.name]
                 del self._settings[collector.name]
@@ -291,7 +309,7 @@ class Registry:
 
     def _renew_locks(self) -> None:
         """In a fork child: the parent thread that held ``_lock`` is gone."""
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     # ---- reading -----------------------------------------------------------
 

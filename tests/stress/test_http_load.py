@@ -105,8 +105,12 @@ def test_fifty_scrapers_two_recorders() -> None:
     flat = sorted(x for per in latencies for x in per)
     assert all(per for per in latencies), "every scraper got at least one response"
     p50, p99 = _quantile(flat, 0.50), _quantile(flat, 0.99)
+    kept = sorted(x for i, per in enumerate(latencies) if i % 2 == 0 for x in per)
+    fresh = sorted(x for i, per in enumerate(latencies) if i % 2 == 1 for x in per)
     print(
         f"\n{len(flat)} scrapes by {SCRAPERS} scrapers in {duration_s:.0f} s "
         f"({len(flat) / duration_s:.0f}/s), recorded {sum(recorded)}: "
-        f"p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms, max {flat[-1] * 1e3:.1f} ms"
+        f"p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms, max {flat[-1] * 1e3:.1f} ms; "
+        f"p99 keep-alive {_quantile(kept, 0.99) * 1e3:.1f} ms, "
+        f"new connection {_quantile(fresh, 0.99) * 1e3:.1f} ms"
     )

@@ -273,3 +273,30 @@ def test_recorder_record_from_signal_handler(bounded: None) -> None:
     assert stats.failed == 0
     assert family.labels("main").value() == accepted
     assert family.labels("sig").value() == accepted_in_handler.load()
+
+
+@pytest.mark.stress
+def test_signal_handler_makes_families_while_main_thread_does(bounded: None) -> None:
+    registry = Registry()
+    iterations = scaled(400)
+
+    def handler(n: int) -> None:
+        kind = KINDS[n % len(KINDS)]
+        kind.record(kind.make(registry, f"h{n}_{kind.name}", ("k",)).labels("x"))
+        kind.record(kind.make(registry, "shared_" + kind.name, ()))  # existing after once
+
+    with Scraper(registry), Alarm(handler, interval_s=0.0005) as alarm:
+        for i in range(iterations):
+            kind = KINDS[i % len(KINDS)]
+            kind.record(kind.make(registry, f"m{i}_{kind.name}", ("k",)).labels("y"))
+    calls = alarm.calls
+    assert calls > 0
+    names = [f.name for f in registry._collectors]  # type: ignore[attr-defined]
+    assert len(names) == len(set(names)), "one family per name"
+    used = {n % len(KINDS) for n in range(calls)}
+    assert len(names) == iterations + calls + len(used)
+    for n in range(calls):
+        kind = KINDS[n % len(KINDS)]
+        assert kind.units(kind.make(registry, f"h{n}_{kind.name}", ("k",)).labels("x")) == 1
+    shared = [KINDS[i].make(registry, "shared_" + KINDS[i].name, ()) for i in used]
+    assert sum(KINDS[i].units(f) for i, f in zip(used, shared, strict=True)) == calls
