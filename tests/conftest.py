@@ -1,10 +1,12 @@
-"""Shared fixtures: designed concurrency helpers used across the suites."""
+"""Shared fixtures: designed concurrency helpers used across the suites, and
+``apply_op``, the comparable result of one call for mutex-twin equivalence."""
 
 from __future__ import annotations
 
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -35,6 +37,24 @@ def run_threads(n: int, target: Callable[[int], object]) -> list[object]:
     if errors:
         raise errors[0]
     return results
+
+
+def apply_op(
+    obj: object,
+    op: tuple[Any, ...],
+    errors: tuple[type[Exception], ...] = (OverflowError, TypeError),
+    normal: Callable[[Any], object] = lambda v: v,
+) -> object:
+    """What ``obj.<op[0]>(*op[1:])`` did, comparable between a metric and its twin.
+
+    ``("ok", normal(result))``, or ``("raised", type)`` for an exception in
+    ``errors``; any other exception propagates (fails the test).
+    """
+    try:
+        result = getattr(obj, op[0])(*op[1:])
+    except errors as e:
+        return ("raised", type(e))
+    return ("ok", normal(result))
 
 
 @pytest.fixture

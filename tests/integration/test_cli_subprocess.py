@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -69,14 +71,25 @@ def _scrape(url: str) -> dict[str, float]:
     return totals
 
 
-def test_demo_serves_growing_metrics_and_exits_0() -> None:
+@contextlib.contextmanager
+def _demo(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """``python -m atomicmetrics demo *args`` with piped text output, killed if still running."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "atomicmetrics", "demo", "--duration", "3", "--port", "0"],
+        [sys.executable, "-m", "atomicmetrics", "demo", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_demo_serves_growing_metrics_and_exits_0() -> None:
+    with _demo("--duration", "3", "--port", "0") as proc:
         assert proc.stdout is not None
         first = proc.stdout.readline()
         match = re.search(r"(http://127\.0\.0\.1:\d+/metrics)", first)
@@ -87,10 +100,6 @@ def test_demo_serves_growing_metrics_and_exits_0() -> None:
         time.sleep(1.0)
         after = _scrape(url)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     for name in (
         "demo_rule_executions_total",
@@ -104,22 +113,12 @@ def test_demo_serves_growing_metrics_and_exits_0() -> None:
 
 
 def test_demo_stops_cleanly_on_sigterm() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "atomicmetrics", "demo", "--port", "0", "--rules", "4"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with _demo("--port", "0", "--rules", "4") as proc:
         assert proc.stdout is not None
         assert "serving http://" in proc.stdout.readline()
         time.sleep(1.2)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert "final summary" in out
 

@@ -101,9 +101,9 @@ def test_unavailable_and_failing_candidates_are_skipped_with_a_reason() -> None:
     assert "skipped missing (g): not installed here" in report.table()
 
 
-def test_max_threads_and_teardown() -> None:
-    closed: list[object] = []
-    c = Candidate(
+def _single_threaded(closed: list[object]) -> Candidate:
+    """A candidate limited to one thread whose teardown appends to ``closed``."""
+    return Candidate(
         "single",
         "g",
         "op()",
@@ -111,6 +111,11 @@ def test_max_threads_and_teardown() -> None:
         max_threads=1,
         teardown=closed.append,
     )
+
+
+def test_max_threads_and_teardown() -> None:
+    closed: list[object] = []
+    c = _single_threaded(closed)
     report = run([c], TINY)
     assert [m.threads for m in report.measurements if m.candidate is c] == [1]
     assert len(closed) == 1
@@ -118,14 +123,7 @@ def test_max_threads_and_teardown() -> None:
 
 def test_a_candidate_capped_below_every_thread_count_is_skipped() -> None:
     closed: list[object] = []
-    c = Candidate(
-        "single",
-        "g",
-        "op()",
-        lambda: {"op": AtomicCounter().inc},
-        max_threads=1,
-        teardown=closed.append,
-    )
+    c = _single_threaded(closed)
     report = run([c], Settings(threads=(2,), rounds=2, rep_ms=0.2))
     assert [m for m in report.measurements if m.candidate is c] == []
     assert [s.reason for s in report.skipped] == ["runs on at most 1 thread(s) only"]

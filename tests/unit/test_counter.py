@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicCounter
 from atomicmetrics.reference import MutexCounter
-from tests.conftest import THREADS, run_threads
+from tests.conftest import THREADS, apply_op, run_threads
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -194,18 +194,11 @@ ops = st.one_of(
 )
 
 
-def _apply(obj: Any, op: tuple[Any, ...]) -> object:
-    try:
-        return ("ok", getattr(obj, op[0])(*op[1:]))
-    except (OverflowError, TypeError) as e:
-        return ("raised", type(e))
-
-
 @given(start=st.integers(INT64_MIN, INT64_MAX), program=st.lists(ops, max_size=40))
 def test_equivalent_to_mutex_counter(start: int, program: list[tuple[Any, ...]]) -> None:
     atomic, mutex = AtomicCounter(start), MutexCounter(start)
     for op in program:
-        assert _apply(atomic, op) == _apply(mutex, op), op
+        assert apply_op(atomic, op) == apply_op(mutex, op), op
         assert atomic.load() == mutex.load()
 
 

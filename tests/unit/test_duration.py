@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import mmap
 import sys
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicDuration
 from atomicmetrics.reference import MutexDuration
-from tests.conftest import THREADS, run_threads
+from tests.conftest import THREADS, apply_op, run_threads
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -233,11 +234,7 @@ ops = st.one_of(
 )
 
 
-def _apply(obj: Any, op: tuple[Any, ...]) -> object:
-    try:
-        return ("ok", getattr(obj, op[0])(*op[1:]))
-    except (OverflowError, TypeError, ValueError) as e:
-        return ("raised", type(e))
+_apply = functools.partial(apply_op, errors=(OverflowError, TypeError, ValueError))
 
 
 @given(start=st.integers(INT64_MIN, INT64_MAX), program=st.lists(ops, max_size=40))

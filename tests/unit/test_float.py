@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import mmap
 import struct
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicFloat
 from atomicmetrics.reference import MutexFloat
-from tests.conftest import THREADS, run_threads
+from tests.conftest import THREADS, apply_op, run_threads
 
 BOTH = pytest.mark.parametrize("cls", [AtomicFloat, MutexFloat])
 
@@ -150,12 +151,11 @@ ops = st.one_of(
 )
 
 
-def _apply(obj: Any, op: tuple[Any, ...]) -> object:
-    try:
-        result = getattr(obj, op[0])(*op[1:])
-    except (OverflowError, TypeError) as e:
-        return ("raised", type(e))
-    return ("ok", bits(result) if isinstance(result, float) else result)
+def _bits_of_floats(v: object) -> object:
+    return bits(v) if isinstance(v, float) else v
+
+
+_apply = functools.partial(apply_op, normal=_bits_of_floats)
 
 
 @given(start=values, program=st.lists(ops, max_size=40))

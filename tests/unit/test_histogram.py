@@ -3,6 +3,7 @@ the recovery rules of the hot/cold protocol (csrc/hotcold.h)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import mmap
 import os
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicHistogram, HistogramSnapshot
 from atomicmetrics.reference import MutexHistogram
-from tests.conftest import THREADS, run_threads
+from tests.conftest import THREADS, apply_op, run_threads
 
 BOTH = pytest.mark.parametrize("cls", [AtomicHistogram, MutexHistogram])
 INF = math.inf
@@ -375,11 +376,7 @@ def _normal(v: object) -> object:
     return v
 
 
-def _apply(obj: Any, op: tuple[Any, ...]) -> object:
-    try:
-        return ("ok", _normal(getattr(obj, op[0])(*op[1:])))
-    except (OverflowError, TypeError, ValueError) as e:
-        return ("raised", type(e))
+_apply = functools.partial(apply_op, errors=(OverflowError, TypeError, ValueError), normal=_normal)
 
 
 bounds_st = st.lists(

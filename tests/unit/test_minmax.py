@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicMinMax
 from atomicmetrics.reference import MutexMinMax
-from tests.conftest import THREADS, run_threads
+from tests.conftest import THREADS, apply_op, run_threads
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -129,18 +129,11 @@ ops = st.one_of(
 )
 
 
-def _apply(obj: Any, op: tuple[Any, ...]) -> object:
-    try:
-        return ("ok", getattr(obj, op[0])(*op[1:]))
-    except (OverflowError, TypeError) as e:
-        return ("raised", type(e))
-
-
 @given(program=st.lists(ops, max_size=40))
 def test_equivalent_to_mutex_minmax(program: list[tuple[Any, ...]]) -> None:
     atomic, mutex = AtomicMinMax(), MutexMinMax()
     for op in program:
-        assert _apply(atomic, op) == _apply(mutex, op), op
+        assert apply_op(atomic, op) == apply_op(mutex, op), op
         assert atomic.snapshot() == mutex.snapshot()
 
 

@@ -3,6 +3,7 @@ and consistent snapshots while writers and resets run."""
 
 from __future__ import annotations
 
+import functools
 import mmap
 import struct
 import sys
@@ -22,7 +23,7 @@ from atomicmetrics import (
 )
 from atomicmetrics._core import FREE_THREADED_BUILD
 from atomicmetrics.reference import MutexRuleExecutionMetric
-from tests.conftest import THREADS, run_threads
+from tests.conftest import THREADS, apply_op, run_threads
 
 INT64_MAX = 2**63 - 1
 BOTH = pytest.mark.parametrize("cls", [RuleExecutionMetric, MutexRuleExecutionMetric])
@@ -292,11 +293,7 @@ def _normal(v: object) -> object:
     return v
 
 
-def _apply(obj: Any, op: tuple[Any, ...]) -> object:
-    try:
-        return ("ok", _normal(getattr(obj, op[0])(*op[1:])))
-    except (OverflowError, TypeError, ValueError) as e:
-        return ("raised", type(e))
+_apply = functools.partial(apply_op, errors=(OverflowError, TypeError, ValueError), normal=_normal)
 
 
 durations = st.one_of(

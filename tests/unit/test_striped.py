@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicCounter, StripedCounter
 from atomicmetrics.reference import MutexCounter
-from tests.conftest import THREADS, run_threads
+from tests.conftest import THREADS, apply_op, run_threads
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -171,13 +172,6 @@ ops = st.one_of(
 )
 
 
-def _apply(obj: Any, op: tuple[Any, ...]) -> object:
-    try:
-        return ("ok", getattr(obj, op[0])(*op[1:]))
-    except (OverflowError, TypeError) as e:
-        return ("raised", type(e))
-
-
 @given(
     start=st.integers(-(2**61), 2**61),
     program=st.lists(ops, max_size=40),
@@ -190,7 +184,7 @@ def test_equivalent_to_mutex_counter(
     if spread_first:
         striped._spread()
     for op in program:
-        assert _apply(striped, op) == _apply(mutex, op), op
+        assert apply_op(striped, op) == apply_op(mutex, op), op
         assert striped.load() == mutex.load()
 
 
@@ -215,6 +209,22 @@ def test_concurrent_updates_are_exact(make: Any, switch_fast: object) -> None:
         assert all(-limit <= v <= limit for v in cells[1:])
 
 
+def _run_reader_last(work: Callable[[int], None], done: threading.Event) -> None:
+    """``run_threads(THREADS, work)`` where thread ``THREADS - 1`` reads until
+    ``done``, which is set once every other thread (a writer) has returned."""
+    writers = THREADS - 1
+    finished = AtomicCounter()
+
+    def guarded(i: int) -> None:
+        try:
+            work(i)
+        finally:
+            if i != writers and finished.fetch_add(1) == writers - 1:
+                done.set()
+
+    run_threads(THREADS, guarded)
+
+
 @pytest.mark.parametrize("make", [StripedCounter, spread])
 def test_reader_sees_monotonic_bounded_values_while_writers_run(
     make: Any, switch_fast: object
@@ -237,15 +247,7 @@ def test_reader_sees_monotonic_bounded_values_while_writers_run(
         for _ in range(n):
             inc()
 
-    def guarded(i: int) -> None:
-        try:
-            work(i)
-        finally:
-            if i != writers and finished.fetch_add(1) == writers - 1:
-                done.set()
-
-    finished = AtomicCounter()
-    run_threads(THREADS, guarded)
+    _run_reader_last(work, done)
     assert c.load() == writers * n
     assert seen, "the reader never ran"
 
@@ -265,14 +267,6 @@ def test_concurrent_resets_lose_nothing(switch_fast: object) -> None:
         for _ in range(n):
             add(2)
 
-    def guarded(i: int) -> None:
-        try:
-            work(i)
-        finally:
-            if i != writers and finished.fetch_add(1) == writers - 1:
-                done.set()
-
-    finished = AtomicCounter()
-    run_threads(THREADS, guarded)
+    _run_reader_last(work, done)
     assert all(h >= 0 for h in harvested)
     assert sum(harvested) + c.load() == writers * n * 2
