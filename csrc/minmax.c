@@ -2,54 +2,94 @@
  *
  * Cell layout (4 unsigned words; all zero = empty, so a zero-filled arena
  * cell needs no init step):
- *   [0] STARTED  resets begun   (fetch_add acq_rel by reset)
- *   [1] DONE     resets ended   (fetch_add acq_rel by reset); STARTED != DONE
- *                means a reset is clearing LO/HI right now
+ *   [0] STARTED  resets begun   (CAS s -> s + 1 by reset, only when DONE == s)
+ *   [1] DONE     resets ended   (raised to STARTED by the resetter or by a
+ *                helper); STARTED != DONE means a reset is in flight: it has
+ *                begun and LO/HI may not be clear yet. At most one reset is in
+ *                flight at a time.
  *   [2] LO       the minimum, encoded  lo(v) = (uint64)v ^ 0x7fff...ffff
  *   [3] HI       the maximum, encoded  hi(v) = (uint64)v ^ 0x8000...0000
- * Both encodings are monotone so that LO and HI only ever *grow*: observe()
- * raises each word with a CAS loop (am_ufetch_max_acq_rel), and 0 is the
- * identity of each (LO = 0 decodes to INT64_MAX, HI = 0 to INT64_MIN).
- * A word alone cannot tell "empty" from "observed INT64_MAX (LO) /
- * INT64_MIN (HI)"; the pair can: see decoding below.
+ * Both encodings are monotone so that LO and HI only ever *grow* between
+ * resets: observe() raises each word with a CAS loop (am_ufetch_max_acq_rel),
+ * and 0 is the identity of each (LO = 0 decodes to INT64_MAX, HI = 0 to
+ * INT64_MIN). A word alone cannot tell "empty" from "observed INT64_MAX (LO)
+ * / INT64_MIN (HI)"; the pair can: see decoding below.
  *
- * observe(v), a pass:  s = STARTED; if DONE != s, a reset is mid-clear: spin
- *   (am_cpu_relax) and start over; raise HI to hi(v); THEN raise LO to lo(v);
- *   if STARTED is still s the pass is clean and observe returns, else a
- *   reset began during the pass and may have wiped one of its two writes:
- *   run the pass again (idempotent). Within one epoch (between resets)
- *   "LO holds v" therefore implies "HI >= v": the acq_rel CAS on LO
+ * Abstract state: while a reset is in flight the cell is EMPTY (the reset is
+ * linearized at its CAS on STARTED, and no observe() can complete until DONE
+ * catches up). Every operation uses that:
+ *
+ * observe(v), a pass:  s = STARTED; if DONE != s, a reset is in flight: wait
+ *   (bounded, see Recovery) and start over; raise HI to hi(v); THEN raise LO
+ *   to lo(v); if STARTED is still s the pass is clean and observe returns,
+ *   else a reset began during the pass and may have wiped one of its two
+ *   writes: run the pass again (idempotent). Within one epoch (between
+ *   resets) "LO holds v" therefore implies "HI >= v": the acq_rel CAS on LO
  *   publishes the earlier write to HI.
- * reset(): STARTED += 1; LO = 0 (release); HI = 0 (release); DONE += 1.
- *   Clearing LO before HI means that the only half-wiped pass is "LO set in
- *   the new epoch, HI wiped"; its observer sees STARTED move (its LO CAS read
- *   from the clear's release sequence, so the increment is visible) and
- *   redoes the pass.
+ * reset(): s = STARTED; if DONE != s, a reset is in flight, the cell is empty
+ *   right now: reset() is linearized at that load and returns (it never
+ *   waits). Else CAS STARTED s -> s + 1 (on failure another reset began:
+ *   start over); LO = 0 (release); HI = 0 (release); DONE = max(DONE, s + 1).
+ *   Each of the two clears is skipped when DONE already moved past s (a
+ *   helper finished this reset, see Recovery). Clearing LO before HI means
+ *   that the only half-wiped pass is "LO set in the new epoch, HI wiped";
+ *   its observer sees STARTED move (its LO CAS read from the clear's release
+ *   sequence, so the increment is visible) and redoes the pass.
  * read (min, max, snapshot): s = STARTED; if DONE != s, a reset is in flight:
- *   answer "empty" (the reset is linearized first; no observe can complete
- *   until DONE catches up). Else collect (LO, HI) twice; if STARTED moved or
- *   the collects differ, read again. Equal collects of two words that only
- *   grow within an epoch are an atomic snapshot (no ABA is possible), taken
- *   at an instant between the collects. Decoding: LO == 0 is empty unless
- *   HI says INT64_MAX (then INT64_MAX was observed); otherwise
- *   min = decode(LO) and max = max(decode(HI), min).
+ *   answer "empty" (never waits). Else collect (LO, HI) twice; if STARTED
+ *   moved or the collects differ, read again. Equal collects of two words
+ *   that only grow within an epoch are an atomic snapshot (no ABA is
+ *   possible), taken at an instant between the collects. Decoding: LO == 0
+ *   is empty unless HI says INT64_MAX (then INT64_MAX was observed);
+ *   otherwise min = decode(LO) and max = max(decode(HI), min).
  *
  * What a concurrent reader sees: never a pair from two sides of a reset;
  * always min <= max, both values observed since the last reset; a pair that
- * really was the state at one instant within one epoch. The clamp
- * max(decode(HI), min) only acts while an observe() that overlapped a reset
- * has its value in LO but not yet back in HI (it is redoing its pass); such
- * an observe() may show its value on both sides of that reset, which is
- * harmless for a minimum and a maximum. Progress: reads retry only when a
- * writer made progress; observe() and reads wait only while a reset is
- * between its first and last instruction (four atomic operations, no call
- * out, no allocation).
+ * really was the state at one instant within one epoch; "empty" while a
+ * reset is in flight. The clamp max(decode(HI), min) only acts while an
+ * observe() that overlapped a reset has its value in LO but not yet back in
+ * HI (it is redoing its pass); such an observe() may show its value on both
+ * sides of that reset, which is harmless for a minimum and a maximum.
+ *
+ * Progress: reset() and the reads never wait (reads retry only when a
+ * writer made progress). observe() waits only while a reset is in flight,
+ * normally for the resetter's next three atomic operations, and that wait
+ * is bounded:
+ *
+ * Recovery (a resetter killed mid-reset in a shared arena, or descheduled /
+ * stopped on free-threaded CPython): the waiting observe() spins
+ * (am_cpu_relax) MM_SPINS times, then yields the CPU (sched_yield, thread
+ * state detached so that it holds up neither other threads nor a
+ * free-threaded stop-the-world), and once it has seen the same in-flight
+ * (STARTED, DONE) pair for MM_STALE_NS it finishes the reset itself:
+ * LO = 0, HI = 0 (each skipped when DONE moved meanwhile), then CAS DONE
+ * from the value it saw to STARTED, and runs its pass. The clears are
+ * idempotent and several helpers may run them at once. A reset interrupted
+ * at any of its instructions is thus completed by the next observe(); reads
+ * answer "empty" until then (the cell's abstract state), and reset() returns
+ * at once. If the "dead" resetter was only stalled for longer than
+ * MM_STALE_NS and resumes, it finds DONE past its epoch and skips its
+ * remaining clears, and its max() on DONE changes nothing. Only a resetter
+ * (or helper) stalled between that check of DONE and its store, two
+ * instructions apart, can clear a word late: that loses the observations
+ * made meanwhile, as a reset at that instant would, and may let reads answer
+ * "empty" or a pair clamped to (min, min) until the next observe().
+ * observe() therefore returns within about MM_STALE_NS of a resetter's death
+ * whatever instruction it died at.
  */
 #include "module.h"
+
+#include <sched.h>
+#include <time.h>
 
 enum { MM_STARTED, MM_DONE, MM_LO, MM_HI, MM_WORDS };
 
 #define MM_SIGN (UINT64_C(1) << 63)
+
+/* Bounds of observe()'s wait for an in-flight reset (see Recovery). */
+#define MM_SPINS 128u               /* CPU pauses before yielding */
+#define MM_CLOCK_EVERY 16u          /* yields between reads of the clock */
+#define MM_STALE_NS 250000000LL     /* 0.25 s without progress: take over */
 
 typedef struct {
     PyObject_HEAD
@@ -65,21 +105,85 @@ static inline uint64_t mm_lo_of(int64_t v) { return ~mm_hi_of(v); }
 static inline int64_t mm_of_hi(uint64_t w) { return (int64_t)(w ^ MM_SIGN); }
 static inline int64_t mm_of_lo(uint64_t w) { return (int64_t)(~w ^ MM_SIGN); }
 
+static int64_t
+mm_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The clears of a reset whose DONE was `done`: each skipped once DONE moved
+ * (the reset was finished by someone else). Idempotent. */
 static void
-mm_observe(am_uword *w, int64_t v)
+mm_clear(am_uword *w, uint64_t done)
+{
+    if (am_uload_acquire(&w[MM_DONE]) == done) {
+        am_ustore_release(&w[MM_LO], 0);
+    }
+    if (am_uload_acquire(&w[MM_DONE]) == done) {
+        am_ustore_release(&w[MM_HI], 0);
+    }
+}
+
+/* observe()'s wait past its spins while a reset is in flight (cold path):
+ * yield, and return once the reset finished, or after finishing it on the
+ * resetter's behalf when it made no progress for MM_STALE_NS (see
+ * Recovery). Plain C (no Python API): MinMax_observe runs it with the
+ * thread state detached. */
+static void
+mm_wait_for_reset(am_uword *w)
+{
+    uint64_t s = am_uload_acquire(&w[MM_STARTED]);
+    uint64_t d = am_uload_acquire(&w[MM_DONE]);
+    int64_t stale_from = mm_now_ns();  /* since when (s, d) did not move */
+    for (unsigned step = 1; d != s; step++) {
+        sched_yield();
+        uint64_t s2 = am_uload_acquire(&w[MM_STARTED]);
+        uint64_t d2 = am_uload_acquire(&w[MM_DONE]);
+        if (s2 != s || d2 != d) {
+            stale_from = mm_now_ns();  /* the resetters progress */
+            s = s2;
+            d = d2;
+        }
+        else if (step % MM_CLOCK_EVERY == 0 && mm_now_ns() - stale_from >= MM_STALE_NS) {
+            mm_clear(w, d);
+            uint64_t expected = d;
+            (void)am_ucas_acq_rel(&w[MM_DONE], &expected, s);
+            return;
+        }
+    }
+}
+
+/* observe(v) without yielding: returns 1 once v is recorded, or 0 when a
+ * reset stayed in flight for MM_SPINS spins (nothing to undo: the caller
+ * then waits with mm_wait_for_reset and calls again). */
+static int
+mm_observe_spinning(am_uword *w, int64_t v)
 {
     uint64_t hi = mm_hi_of(v), lo = mm_lo_of(v);
-    for (;;) {
+    for (unsigned spins = 0;;) {
         uint64_t s = am_uload_acquire(&w[MM_STARTED]);
         if (am_uload_acquire(&w[MM_DONE]) != s) {
+            if (++spins > MM_SPINS) {
+                return 0;
+            }
             am_cpu_relax();
             continue;
         }
         am_ufetch_max_acq_rel(&w[MM_HI], hi);
         am_ufetch_max_acq_rel(&w[MM_LO], lo);
         if (am_uload_acquire(&w[MM_STARTED]) == s) {
-            return;
+            return 1;
         }
+    }
+}
+
+static void
+mm_observe(am_uword *w, int64_t v)
+{
+    while (!mm_observe_spinning(w, v)) {
+        mm_wait_for_reset(w);
     }
 }
 
@@ -118,10 +222,17 @@ mm_read(am_uword *w, int64_t *min, int64_t *max)
 static void
 mm_reset(am_uword *w)
 {
-    (void)am_ufetch_add_acq_rel(&w[MM_STARTED], 1);
-    am_ustore_release(&w[MM_LO], 0);
-    am_ustore_release(&w[MM_HI], 0);
-    (void)am_ufetch_add_acq_rel(&w[MM_DONE], 1);
+    for (;;) {
+        uint64_t s = am_uload_acquire(&w[MM_STARTED]);
+        if (am_uload_acquire(&w[MM_DONE]) != s) {
+            return;  /* a reset is in flight: the cell is empty right now */
+        }
+        if (am_ucas_acq_rel(&w[MM_STARTED], &s, s + 1)) {
+            mm_clear(w, s);
+            am_ufetch_max_acq_rel(&w[MM_DONE], s + 1);
+            return;
+        }
+    }
 }
 
 static PyObject *
@@ -193,7 +304,9 @@ MinMax_dealloc(PyObject *op)
 PyDoc_STRVAR(MinMax_observe_doc,
 "observe($self, v, /)\n--\n\n"
 "Fold the int v into the minimum and the maximum. Cost: a few atomic loads;\n"
-"a CAS only when v is a new minimum or maximum.");
+"a CAS only when v is a new minimum or maximum. Waits only while a reset()\n"
+"is in flight; a reset that makes no progress for ~0.25 s (its resetter\n"
+"died or stalled) it finishes itself (protocol in csrc/minmax.c).");
 
 static PyObject *
 MinMax_observe(PyObject *op, PyObject *arg)
@@ -202,7 +315,14 @@ MinMax_observe(PyObject *op, PyObject *arg)
     if (am_as_int64(arg, "v", &v) < 0) {
         return NULL;
     }
-    mm_observe(MinMaxObject_CAST(op)->cell, v);
+    am_uword *cell = MinMaxObject_CAST(op)->cell;
+    if (!mm_observe_spinning(cell, v)) {
+        /* A reset is in flight and slow: wait (bounded) without holding up
+         * other threads or a free-threaded stop-the-world. */
+        Py_BEGIN_ALLOW_THREADS
+        mm_observe(cell, v);
+        Py_END_ALLOW_THREADS
+    }
     Py_RETURN_NONE;
 }
 
@@ -247,7 +367,8 @@ MinMax_snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
     return Py_BuildValue("(LL)", (long long)min, (long long)max);
 }
 
-PyDoc_STRVAR(MinMax_reset_doc, "reset($self, /)\n--\n\nForget every observation (back to empty).");
+PyDoc_STRVAR(MinMax_reset_doc,
+"reset($self, /)\n--\n\nForget every observation (back to empty). Never waits.");
 
 static PyObject *
 MinMax_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
@@ -288,7 +409,9 @@ PyDoc_STRVAR(MinMax_doc,
 "int64; a call that raises changes nothing. min()/max()/snapshot() answer\n"
 "None until the first observe() and after reset(); snapshot() is one\n"
 "consistent pair: min <= max, both observed since the last reset, never a\n"
-"pair from both sides of a reset (protocol in csrc/minmax.c).\n"
+"pair from both sides of a reset (protocol in csrc/minmax.c). Reads and\n"
+"reset() never wait; observe() waits only while a reset() is in flight,\n"
+"boundedly (a resetter that died mid-reset is taken over after ~0.25 s).\n"
 "Cost: observe() is one C method call and four atomic loads when v is\n"
 "neither a new minimum nor a new maximum, plus one CAS per word it moves.");
 

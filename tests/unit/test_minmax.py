@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import mmap
+import struct
 import sys
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -218,3 +220,92 @@ def test_arena_words_stay_mapped_after_the_view_is_released() -> None:
         m.close()
     del cell
     m.close()
+
+
+# ---- a resetter that died mid-reset (shared arena) -------------------------
+# Cell words (csrc/minmax.c): STARTED, DONE, LO, HI; LO/HI are encoded.
+STARTED, DONE, LO, HI = range(4)
+
+
+def _lo(v: int) -> int:
+    return ((v & (2**64 - 1)) ^ (2**63 - 1)) & (2**64 - 1)
+
+
+def _hi(v: int) -> int:
+    return (v & (2**64 - 1)) ^ 2**63
+
+
+def _returns_within(seconds: float, call: Any, *args: object) -> object:
+    """call(*args) on a thread; fail unless it returns within `seconds`."""
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(call(*args)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{call.__name__}() still waiting after {seconds} s"
+    assert len(result) == 1  # it returned, not raised
+    return result[0]
+
+
+class _Cell:
+    """White-box view of an arena min/max cell's four words."""
+
+    def __init__(self) -> None:
+        self.mem = mmap.mmap(-1, mmap.PAGESIZE)
+        self.m = AtomicMinMax._from_buffer(memoryview(self.mem), 0)
+
+    def word(self, i: int) -> int:
+        return int(struct.unpack_from("<Q", self.mem, 8 * i)[0])
+
+    def set_word(self, i: int, v: int) -> None:
+        struct.pack_into("<Q", self.mem, 8 * i, v)
+
+
+def test_word_encoding_matches_the_cell() -> None:
+    cell = _Cell()
+    cell.m.observe(-7)
+    cell.m.observe(9)
+    assert [cell.word(i) for i in range(4)] == [0, 0, _lo(-7), _hi(9)]
+
+
+@pytest.mark.parametrize("cleared", [(), (LO,), (LO, HI)])
+def test_resetter_dead_mid_reset_is_taken_over(cleared: tuple[int, ...]) -> None:
+    # The resetter began (STARTED += 1), cleared `cleared`, and died before
+    # DONE += 1: every later call must still return, and the cell heal.
+    cell = _Cell()
+    cell.m.observe(-100)
+    cell.m.observe(100)
+    cell.set_word(STARTED, 1)
+    for i in cleared:
+        cell.set_word(i, 0)
+    for read in (cell.m.snapshot, cell.m.min, cell.m.max):
+        assert _returns_within(0.5, read) is None  # reads never wait: empty
+    assert _returns_within(0.5, cell.m.reset) is None  # merges with the dead one
+    start = time.monotonic()
+    _returns_within(10, cell.m.observe, 5)
+    assert 0.2 <= time.monotonic() - start < 10  # waited its bound, then helped
+    assert [cell.word(i) for i in range(4)] == [1, 1, _lo(5), _hi(5)]
+    assert _returns_within(0.5, cell.m.snapshot) == (5, 5)  # old values gone
+    assert (cell.m.min(), cell.m.max()) == (5, 5)
+    start = time.monotonic()
+    cell.m.observe(-5)  # healed: no wait any more
+    cell.m.reset()
+    assert time.monotonic() - start < 0.1
+    assert cell.m.snapshot() is None
+    assert cell.word(STARTED) == cell.word(DONE) == 2
+    cell.m.observe(3)
+    assert cell.m.snapshot() == (3, 3)
+
+
+def test_observers_wait_for_a_dead_resetter_together(switch_fast: object) -> None:
+    # Every observer of a cell whose resetter died returns, and none of their
+    # observations is lost by another observer's takeover.
+    cell = _Cell()
+    cell.m.observe(-(10**6))
+    cell.set_word(STARTED, 1)
+
+    def work(i: int) -> None:
+        for k in range(100):
+            cell.m.observe(i * 1000 + k)
+
+    _returns_within(20, run_threads, THREADS, work)
+    assert cell.m.snapshot() == (0, (THREADS - 1) * 1000 + 99)
