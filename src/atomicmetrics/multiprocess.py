@@ -83,7 +83,7 @@ class MultiProcessRegistry(Registry):
         # Guards mirroring and the reader caches below; never held by recording.
         self._arena_lock = threading.RLock()
         self._mirrored = 0  # family records of the log handled so far
-        self._mirroring = False  # _mirror is making a family (guarded by _arena_lock)
+        self._mirroring = False  # the next factory call is _mirror's (guarded by _arena_lock)
         self._removals_seen = 0  # removals of the log handled so far
         self._detached: set[str] = set()  # mirrored gauge families not asked for here
         # family -> (storage version, what the last scrape derived from it):
@@ -126,7 +126,9 @@ class MultiProcessRegistry(Registry):
         mirroring what other processes published and published in the arena
         if made here (a mirrored gauge first asked for here attaches)."""
         with self._arena_lock:
-            if self._mirroring:  # _mirror making another process's family
+            if self._mirroring:  # _mirror's own call: once, so that a signal
+                # handler making a family meanwhile still indexes and publishes
+                self._mirroring = False
                 return super()._get_or_create(cls, claims, name, help, labelnames, **settings)
             self._index_arena()
             known = name in self._families
