@@ -367,6 +367,8 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
                 if left <= 0 or engine.stop.wait(left):
                     break
+                if deadline is not None and time.monotonic() >= deadline:
+                    break  # the final summary below covers this last second
                 summary.show()
         except KeyboardInterrupt:
             out.write("\ninterrupted, stopping\n")
