@@ -30,9 +30,8 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from atomicmetrics._core import AtomicHistogram
 from atomicmetrics._forklocks import track
-from atomicmetrics._int64 import as_int64
+from atomicmetrics._numeric import as_bounds, as_int64
 from atomicmetrics.composite import (
     RuleExecutionFamily,
     ThroughputFamily,
@@ -161,7 +160,7 @@ class Registry:
         (``AtomicHistogram``'s rules; default 5 ms to 10 s). ``le`` is reserved."""
         validate_metric_name(name)
         labels = validate_labelnames(labelnames, histogram=True)
-        bounds = _bounds(buckets)
+        bounds = as_bounds(buckets)
         return self._get_or_create(
             HistogramFamily,
             histogram_names(name),
@@ -360,20 +359,15 @@ def _limits(max_series: int | None, on_overflow: str) -> dict[str, Any]:
     return {"max_series": max_series, "on_overflow": on_overflow}
 
 
-def _bounds(buckets: Sequence[float]) -> tuple[float, ...]:
-    """Bucket bounds checked and normalized by ``AtomicHistogram``'s own rules."""
-    return AtomicHistogram(buckets).bounds()
-
-
 def _rule_bounds(buckets: Sequence[float]) -> tuple[float, ...]:
-    """``_bounds`` of nanosecond buckets that stay strictly increasing in seconds.
+    """``as_bounds`` of nanosecond buckets that stay strictly increasing in seconds.
 
     They are exposed divided by 1e9: two bounds a few ULPs apart, or -5e-324
     and 0.0, become one ``le`` value (``-0.0`` and ``0.0`` are equal), which
     OpenMetrics parsers refuse as buckets out of order (found by
     scripts/fuzz_api.py).
     """
-    bounds = _bounds(buckets)
+    bounds = as_bounds(buckets)
     seconds = [b / 1e9 for b in bounds]
     for lower, upper in itertools.pairwise(seconds):
         if not lower < upper:
