@@ -13,9 +13,8 @@ import weakref
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from atomicmetrics.composite import RuleExecutionFamily, ThroughputFamily
 from atomicmetrics.counter import CounterFamily
-from atomicmetrics.family import Family
+from atomicmetrics.family import Family, FamilySpec
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.gauge import GaugeFamily
 from atomicmetrics.histogram import HistogramFamily
@@ -23,7 +22,9 @@ from atomicmetrics.multiprocess.arena import KIND_FAMILY, Arena, ArenaError, Rec
 from atomicmetrics.multiprocess.processes import is_alive
 from atomicmetrics.multiprocess.storage import ArenaStorage, GaugeCell
 from atomicmetrics.registry import Registry
+from atomicmetrics.rule_family import RuleExecutionFamily
 from atomicmetrics.samples import Collector, LabelPairs, MetricFamily, Sample
+from atomicmetrics.throughput_family import ThroughputFamily
 
 __all__ = ["ENV_VAR", "MultiProcessRegistry"]
 
@@ -95,13 +96,7 @@ class MultiProcessRegistry(Registry):
     # ---- factories: Registry's, with the family's spec published in the arena --
 
     def _get_or_create(
-        self,
-        cls: type[F],
-        claims: frozenset[str],
-        name: str,
-        help: str,
-        labelnames: tuple[str, ...],
-        **settings: Any,
+        self, cls: type[F], claims: frozenset[str], spec: FamilySpec, **own: Any
     ) -> F:
         """``Registry``'s hook under every factory: the family, made after
         mirroring what other processes published and published in the arena
@@ -110,10 +105,11 @@ class MultiProcessRegistry(Registry):
             if self._mirroring:  # _mirror's own call: once, so that a signal
                 # handler making a family meanwhile still indexes and publishes
                 self._mirroring = False
-                return super()._get_or_create(cls, claims, name, help, labelnames, **settings)
+                return super()._get_or_create(cls, claims, spec, **own)
             self._index_arena()
+            name = spec.name
             known = name in self._families
-            family = super()._get_or_create(cls, claims, name, help, labelnames, **settings)
+            family = super()._get_or_create(cls, claims, spec, **own)
             if not known:
                 self._publish(family)
             elif name in self._detached and isinstance(family, GaugeFamily):
