@@ -8,7 +8,7 @@ applies each call in the caller; ``NullRecorder`` ignores it. The three share
 one interface (``record``, ``flush``, ``close``, ``stats``, context manager)
 and ``make_recorder(config)`` picks one from a ``MetricsConfig``'s level.
 
-Decisions (DESIGN §4 leaves them open; docs/recorder.md has the reasoning):
+Decisions (docs/recorder.md has the reasoning):
 
 * Failing calls are logged on the ``atomicmetrics`` logger at WARNING, at
   most one record per recorder per second: the first failure of a quiet

@@ -1,7 +1,7 @@
 """The registry: makes metric families by name and collects them for exposition.
 
 ``Registry()`` holds families (made by its factories) and custom collectors
-(``register``); ``REGISTRY`` is the default one. Rules (DESIGN §3):
+(``register``); ``REGISTRY`` is the default one. Rules:
 
 * Asking again for a family with the same name, type and label names (and
   the same buckets / window / cardinality settings) returns the same family
