@@ -69,9 +69,7 @@ def _families(registry: Any) -> Iterator[Any]:
     ):
         yield from registry.collect()
         return
-    with registry._lock:
-        collectors = list(registry._collector_to_names)
-        target = registry._target_info_metric() if registry._target_info else None
+    target, collectors = registry._snapshot()
     if target is not None:
         yield target
     for collector in collectors:

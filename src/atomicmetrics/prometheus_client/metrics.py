@@ -523,14 +523,7 @@ class Gauge(MetricWrapperBase):
         self._multiprocess_mode = multiprocess_mode
         self._is_most_recent = multiprocess_mode in self._MOST_RECENT_MODES
         super().__init__(
-            name=name,
-            documentation=documentation,
-            labelnames=labelnames,
-            namespace=namespace,
-            subsystem=subsystem,
-            unit=unit,
-            registry=registry,
-            _labelvalues=_labelvalues,
+            name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues
         )
         self._kwargs["multiprocess_mode"] = multiprocess_mode
 
@@ -709,14 +702,7 @@ class Histogram(MetricWrapperBase):
     ) -> None:
         self._prepare_buckets(buckets)
         super().__init__(
-            name=name,
-            documentation=documentation,
-            labelnames=labelnames,
-            namespace=namespace,
-            subsystem=subsystem,
-            unit=unit,
-            registry=registry,
-            _labelvalues=_labelvalues,
+            name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues
         )
         self._kwargs["buckets"] = buckets
 
@@ -879,14 +865,7 @@ class Enum(MetricWrapperBase):
             raise ValueError(f"No states provided for Enum metric: {name}")
         self._states = states
         super().__init__(
-            name=name,
-            documentation=documentation,
-            labelnames=labelnames,
-            namespace=namespace,
-            subsystem=subsystem,
-            unit=unit,
-            registry=registry,
-            _labelvalues=_labelvalues,
+            name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues
         )
         self._kwargs["states"] = states
 

@@ -37,8 +37,12 @@ def text_string_to_metric_families(text: str) -> Iterator[Metric]:
     yield from text_fd_to_metric_families(io.StringIO(text))
 
 
-def _unescape(text: str, escapes: dict[str, str]) -> str:
-    """Undo backslash escapes; an unknown one (``\\t``, ``\\z``) stays as written."""
+def unescape(text: str, escapes: dict[str, str]) -> str:
+    """Undo the backslash escapes in ``escapes`` (``{"n": "\\n", ...}``).
+
+    An escape not in ``escapes`` (``\\t``, ``\\z``) stays as written, as in
+    prometheus_client's parsers. Shared by the OpenMetrics parser.
+    """
     if "\\" not in text:
         return text
     out = []
@@ -91,7 +95,7 @@ def _parse_labels(text: str, i: int) -> tuple[dict[str, str], int]:
             if slashes % 2 == 0:
                 break
             i += 1
-        labels[name] = _unescape(text[start:i], _LABEL_ESCAPES)
+        labels[name] = unescape(text[start:i], _LABEL_ESCAPES)
         i = _skip(text, i + 1)
         if text.startswith(",", i):
             i = _skip(text, i + 1)
@@ -149,7 +153,7 @@ def text_fd_to_metric_families(fd: Iterable[str]) -> Iterator[Metric]:
                 name, documentation, typ, samples = parts[2], "", "untyped", []
                 allowed = (name,)
             if parts[1] == "HELP":
-                documentation = _unescape(parts[3], _HELP_ESCAPES) if len(parts) == 4 else ""
+                documentation = unescape(parts[3], _HELP_ESCAPES) if len(parts) == 4 else ""
             else:
                 if len(parts) < 4:
                     raise ValueError(f"TYPE line without a type: {line!r}")

@@ -97,13 +97,18 @@ class CollectorRegistry(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Yield the target info family, then every collector's families."""
-        with self._lock:
-            collectors = list(self._collector_to_names)
-            target = self._target_info_metric() if self._target_info else None
+        target, collectors = self._snapshot()
         if target is not None:
             yield target
         for collector in collectors:
             yield from collector.collect()
+
+    def _snapshot(self) -> tuple[Metric | None, list[Any]]:
+        """The target info family (if any) and the collectors, taken under the lock."""
+        with self._lock:
+            collectors = list(self._collector_to_names)
+            target = self._target_info_metric() if self._target_info else None
+        return target, collectors
 
     def restricted_registry(self, names: Iterable[str]) -> RestrictedRegistry:
         """A view whose ``collect()`` yields only the samples named in ``names``.

@@ -36,6 +36,7 @@ from atomicmetrics.prometheus_client.metrics_core import (
     METRIC_NAME_RE,
     Metric,
 )
+from atomicmetrics.prometheus_client.parser import unescape
 from atomicmetrics.prometheus_client.samples import Exemplar, Sample, Timestamp
 from atomicmetrics.prometheus_client.utils import floatToGoString
 
@@ -59,18 +60,7 @@ def text_string_to_metric_families(text: str) -> Iterator[Metric]:
 
 def _unescape(text: str) -> str:
     """Undo ``\\\\``, ``\\n`` and ``\\"``; other backslashes stay as written."""
-    if "\\" not in text:
-        return text
-    out = []
-    i = 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
-            out.append(_ESCAPES[text[i + 1]])
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
+    return unescape(text, _ESCAPES)
 
 
 def _number(token: str, line: str) -> int | float:
