@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import ClassVar, Protocol
 
 from atomicmetrics._core import AtomicCounter, AtomicFloat, _DefaultCall
-from atomicmetrics._int64 import as_int64
+from atomicmetrics._numeric import as_int64
 from atomicmetrics.family import Family
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from atomicmetrics._core import AtomicCounter
-from atomicmetrics.arena import (
+from atomicmetrics.multiprocess.arena import (
     HEADER_BYTES,
     KIND_FAMILY,
     KIND_PROCESS,

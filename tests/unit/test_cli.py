@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from atomicmetrics.bench import ProgressBar
-from atomicmetrics.bench_candidates import CANDIDATES
-from atomicmetrics.benchmarking import FLOOR, Unavailable
+from atomicmetrics.bench.candidates import CANDIDATES
+from atomicmetrics.bench.command import ProgressBar
+from atomicmetrics.bench.harness import FLOOR, Unavailable
 from atomicmetrics.cli import main
 
 FAST = ["--rounds", "2", "--rep-ms", "0.2"]

@@ -1,7 +1,7 @@
 """Cells of the multi-process registry: the storage seam over an arena.
 
 ``ArenaStorage`` implements ``atomicmetrics.storage.CellStorage`` for
-``MultiProcessRegistry`` (``atomicmetrics.multiprocess``): every cell a family
+``MultiProcessRegistry`` (``atomicmetrics.multiprocess.registry``): every cell a family
 asks for is placed in the shared ``Arena`` under a key, so every process
 asking for the same key gets the same words; gauges get one cell per
 process. It also indexes the series records of the log (label sets and their
@@ -17,14 +17,13 @@ import threading
 import time
 from collections.abc import Iterator
 
-from atomicmetrics import _processes
 from atomicmetrics._core import (
     AtomicCounter,
     AtomicFloat,
     AtomicHistogram,
     RuleExecutionMetric,
 )
-from atomicmetrics.arena import (
+from atomicmetrics.multiprocess.arena import (
     KIND_FAMILY,
     KIND_PROCESS,
     KIND_SERIES,
@@ -33,6 +32,7 @@ from atomicmetrics.arena import (
     Record,
     dumps,
 )
+from atomicmetrics.multiprocess.processes import start_time
 from atomicmetrics.storage import CellKey, MultiprocessMode
 from atomicmetrics.throughput import ThroughputMetric
 
@@ -48,7 +48,7 @@ class ProcessSlot:
 
     def __init__(self, arena: Arena) -> None:
         self.pid = os.getpid()
-        self.started = _processes.start_time(self.pid)
+        self.started = start_time(self.pid)
         self.record = arena.get_or_create(KIND_PROCESS, dumps([self.pid, self.started]))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from atomicmetrics.benchmarking import Measurement, Report
+from atomicmetrics.bench.harness import Measurement, Report
 
 __all__ = ["plot"]
 

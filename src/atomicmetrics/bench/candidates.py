@@ -1,4 +1,4 @@
-"""The candidates of ``atomicmetrics bench``: the design note's tables, and more.
+"""The candidates of ``atomicmetrics bench``: what is measured, group by group.
 
 Groups, each answering one question (docs/benchmarks.md shows the tables):
 
@@ -24,7 +24,22 @@ import importlib
 import queue
 from typing import Any
 
-from atomicmetrics.benchmarking import Candidate, Namespace, Unavailable
+from atomicmetrics import (
+    AsyncMetricRecorder,
+    AsyncMetricsConfig,
+    AtomicCounter,
+    AtomicHistogram,
+    MetricsConfig,
+    MetricsLevel,
+    Registry,
+    RuleExecutionMetric,
+    StripedCounter,
+    ThroughputMetric,
+    generate_text,
+    make_recorder,
+)
+from atomicmetrics.bench.harness import Candidate, Namespace, Unavailable
+from atomicmetrics.reference import MutexCounter, MutexHistogram, MutexRuleExecutionMetric
 
 __all__ = ["CANDIDATES", "GROUPS"]
 
@@ -34,25 +49,6 @@ BUCKETS_NS = tuple(round(b * 1e9) for b in BUCKETS_S)
 OBSERVED_S = 0.03  # lands in a middle bucket
 OBSERVED_NS = 30_000_000
 SLA_NS = 50_000_000
-
-
-def _am(name: str) -> Any:
-    """A public name of atomicmetrics, or Unavailable while its type has not landed."""
-    import atomicmetrics
-
-    try:
-        return getattr(atomicmetrics, name)
-    except AttributeError:
-        raise Unavailable(f"atomicmetrics.{name} is not available in this build") from None
-
-
-def _ref(name: str) -> Any:
-    from atomicmetrics import reference
-
-    try:
-        return getattr(reference, name)
-    except AttributeError:
-        raise Unavailable(f"atomicmetrics.reference.{name} is not available") from None
 
 
 def _lib(module: str, dist: str) -> Any:
@@ -74,27 +70,23 @@ def _otel_meter() -> Any:
     return provider.get_meter("atomicmetrics.bench")
 
 
-def _registry() -> Any:
-    return _am("Registry")()
-
-
 # --- counter -----------------------------------------------------------------
 
 
 def _atomic_counter() -> Namespace:
-    return {"op": _am("AtomicCounter")().inc}
+    return {"op": AtomicCounter().inc}
 
 
 def _striped_counter() -> Namespace:
-    return {"op": _am("StripedCounter")().inc}
+    return {"op": StripedCounter().inc}
 
 
 def _registry_counter() -> Namespace:
-    return {"op": _registry().counter("bench_requests", "Requests.").inc}
+    return {"op": Registry().counter("bench_requests", "Requests.").inc}
 
 
 def _mutex_counter() -> Namespace:
-    return {"op": _ref("MutexCounter")().inc}
+    return {"op": MutexCounter().inc}
 
 
 def _prom_counter() -> Namespace:
@@ -109,15 +101,15 @@ def _otel_counter() -> Namespace:
 
 
 def _atomic_load() -> Namespace:
-    return {"op": _am("AtomicCounter")(42).load}
+    return {"op": AtomicCounter(42).load}
 
 
 def _striped_load() -> Namespace:
-    return {"op": _am("StripedCounter")(42).load}
+    return {"op": StripedCounter(42).load}
 
 
 def _mutex_load() -> Namespace:
-    return {"op": _ref("MutexCounter")(42).load}
+    return {"op": MutexCounter(42).load}
 
 
 def _prom_get() -> Namespace:
@@ -130,11 +122,11 @@ def _prom_get() -> Namespace:
 
 
 def _rule_metric() -> Namespace:
-    return {"op": _am("RuleExecutionMetric")(BUCKETS_NS).record, "d": OBSERVED_NS, "e": False}
+    return {"op": RuleExecutionMetric(BUCKETS_NS).record, "d": OBSERVED_NS, "e": False}
 
 
 def _mutex_rule_metric() -> Namespace:
-    m = _ref("MutexRuleExecutionMetric")(BUCKETS_NS)
+    m = MutexRuleExecutionMetric(BUCKETS_NS)
     return {"op": m.record, "d": OBSERVED_NS, "e": False}
 
 
@@ -149,16 +141,16 @@ def _prom_rule_metric() -> Namespace:
 
 
 def _atomic_histogram() -> Namespace:
-    return {"op": _am("AtomicHistogram")(BUCKETS_S).observe, "x": OBSERVED_S}
+    return {"op": AtomicHistogram(BUCKETS_S).observe, "x": OBSERVED_S}
 
 
 def _registry_histogram() -> Namespace:
-    fam = _registry().histogram("bench_latency_seconds", "Latency.", buckets=BUCKETS_S)
+    fam = Registry().histogram("bench_latency_seconds", "Latency.", buckets=BUCKETS_S)
     return {"op": fam.observe, "x": OBSERVED_S}
 
 
 def _mutex_histogram() -> Namespace:
-    return {"op": _ref("MutexHistogram")(BUCKETS_S).observe, "x": OBSERVED_S}
+    return {"op": MutexHistogram(BUCKETS_S).observe, "x": OBSERVED_S}
 
 
 def _prom_histogram() -> Namespace:
@@ -181,7 +173,7 @@ def _otel_histogram() -> Namespace:
 
 
 def _registry_labels() -> Namespace:
-    fam = _registry().counter("bench_rule_hits", "Hits.", ["rule"])
+    fam = Registry().counter("bench_rule_hits", "Hits.", ["rule"])
     return {"fam": fam, "v": "rule-7"}
 
 
@@ -206,16 +198,16 @@ RECORDER_BUFFER = 1 << 20
 
 
 def _async_recorder() -> Namespace:
-    config = _am("AsyncMetricsConfig")(buffer_size=RECORDER_BUFFER, worker_count=1)
-    recorder = _am("AsyncMetricRecorder")(config)
-    target = _am("AtomicCounter")()
+    config = AsyncMetricsConfig(buffer_size=RECORDER_BUFFER, worker_count=1)
+    recorder = AsyncMetricRecorder(config)
+    target = AtomicCounter()
     return {"op": recorder.record, "fn": target.add, "one": 1, "_recorder": recorder}
 
 
 def _null_recorder() -> Namespace:
-    level = _am("MetricsLevel").OFF
-    recorder = _am("make_recorder")(_am("MetricsConfig")(level=level))
-    target = _am("AtomicCounter")()
+    level = MetricsLevel.OFF
+    recorder = make_recorder(MetricsConfig(level=level))
+    target = AtomicCounter()
     return {"op": recorder.record, "fn": target.add, "one": 1, "_recorder": recorder}
 
 
@@ -233,7 +225,7 @@ def _close(ns: Namespace) -> None:
 
 def _plain_queue() -> Namespace:
     q: queue.Queue[object] = queue.Queue()
-    target = _am("AtomicCounter")()
+    target = AtomicCounter()
     return {"op": q.put_nowait, "item": (target.add, 1), "_queue": q}
 
 
@@ -247,7 +239,7 @@ def _clear_queue(ns: Namespace) -> None:
 
 
 def _throughput() -> Namespace:
-    t = _am("ThroughputMetric")(sla_ns=SLA_NS)
+    t = ThroughputMetric(sla_ns=SLA_NS)
     return {"op": t.record, "one": 1, "lat": OBSERVED_NS}
 
 
@@ -266,14 +258,14 @@ FAMILIES, CHILDREN = 10, 10
 
 
 def _registry_scrape() -> Namespace:
-    reg = _registry()
+    reg = Registry()
     for f in range(FAMILIES):
         c = reg.counter(f"bench_c{f}", "A counter.", ["rule"])
         h = reg.histogram(f"bench_h{f}_seconds", "A histogram.", ["rule"], buckets=BUCKETS_S)
         for i in range(CHILDREN):
             c.labels(f"rule-{i}").inc(i)
             h.labels(f"rule-{i}").observe(i / 100)
-    return {"op": _am("generate_text"), "reg": reg}
+    return {"op": generate_text, "reg": reg}
 
 
 def _prom_scrape() -> Namespace:

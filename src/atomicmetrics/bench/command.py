@@ -1,7 +1,7 @@
 """``atomicmetrics bench``: measure recording costs against the baselines.
 
-The CLI glue around :mod:`atomicmetrics.benchmarking` (the engine) and
-:mod:`atomicmetrics.bench_candidates` (what is measured): argument parsing,
+The CLI glue around :mod:`atomicmetrics.bench.harness` (the engine) and
+:mod:`atomicmetrics.bench.candidates` (what is measured): argument parsing,
 the progress bar, the table, ``--json`` and ``--plot``.
 """
 
@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from atomicmetrics.benchmarking import Candidate, Report, Settings, describe_environment, run
+from atomicmetrics.bench.harness import Candidate, Report, Settings, describe_environment, run
 
 __all__ = ["add_arguments", "run_command", "select"]
 
@@ -149,7 +149,7 @@ class ProgressBar:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run ``atomicmetrics bench`` with parsed arguments; returns the exit code."""
-    from atomicmetrics.bench_candidates import CANDIDATES
+    from atomicmetrics.bench.candidates import CANDIDATES
 
     chosen = select(CANDIDATES, args.filter)
     if args.list:
@@ -193,7 +193,7 @@ def run_command(args: argparse.Namespace) -> int:
         with open(args.markdown, "w", encoding="utf-8") as f:
             f.write(report.markdown())
     if args.plot:
-        from atomicmetrics.bench_plot import plot
+        from atomicmetrics.bench.plot import plot
 
         plot(report, args.plot)
     return 0

@@ -1,26 +1,7 @@
-"""Forked workers: metrics whose cells live in a shared-memory arena.
+"""``MultiProcessRegistry``: a ``Registry`` whose cells live in a shared arena.
 
-``MultiProcessRegistry(directory)`` offers the factory API of a ``Registry``
-(DESIGN §3) but places every cell in an ``Arena`` (``atomicmetrics.arena``)
-mapped by every process that uses the directory. Create it before forking;
-every process then records through the same registry object:
-
-* counters, histograms, rule-execution and throughput metrics are ONE shared
-  cell per series: every process adds into the same atomic words, so the
-  totals are exact and include processes that have died;
-* gauges are one cell per series *per process* and are combined at scrape
-  time by ``multiprocess_mode``: ``"all"`` (one series per process with a
-  ``pid`` label), ``"livesum"``, ``"max"``, ``"min"``, ``"mostrecent"``; in
-  every mode only live processes count;
-* families, series and processes are records of the arena's log, so a family
-  created after the fork in any process is visible to every scraper, and
-  ``generate_text`` in any one process reads every process's data without
-  opening a file per process.
-
-Hot-path cost: the same C call as the in-process metric (the cell object is
-the same C type, only its words live in the mapping). After ``fork()`` the
-child registers its own process slot and moves its gauge children to cells
-of its own in an ``os.register_at_fork`` hook; nothing is checked per call.
+How each metric type combines across processes is told in the package
+docstring (``atomicmetrics.multiprocess``).
 """
 
 from __future__ import annotations
@@ -32,19 +13,20 @@ import weakref
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from atomicmetrics import _processes
-from atomicmetrics.arena import KIND_FAMILY, Arena, ArenaError, Record, dumps
-from atomicmetrics.arena_storage import ArenaStorage, GaugeCell
-from atomicmetrics.composite import RuleExecutionFamily, ThroughputFamily
 from atomicmetrics.counter import CounterFamily
-from atomicmetrics.family import Family
+from atomicmetrics.family import Family, FamilySpec
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.gauge import GaugeFamily
 from atomicmetrics.histogram import HistogramFamily
+from atomicmetrics.multiprocess.arena import KIND_FAMILY, Arena, ArenaError, Record, dumps
+from atomicmetrics.multiprocess.processes import is_alive
+from atomicmetrics.multiprocess.storage import ArenaStorage, GaugeCell
 from atomicmetrics.registry import Registry
+from atomicmetrics.rule_family import RuleExecutionFamily
 from atomicmetrics.samples import Collector, LabelPairs, MetricFamily, Sample
+from atomicmetrics.throughput_family import ThroughputFamily
 
-__all__ = ["ENV_VAR", "ArenaError", "ArenaStorage", "MultiProcessRegistry"]
+__all__ = ["ENV_VAR", "MultiProcessRegistry"]
 
 ENV_VAR = "ATOMICMETRICS_MULTIPROC_DIR"
 
@@ -56,7 +38,7 @@ _GaugeSet = tuple[tuple[str, ...], LabelPairs, str, tuple[GaugeCell, ...]]
 class MultiProcessRegistry(Registry):
     """A ``Registry`` whose metrics live in a shared-memory arena in ``directory``.
 
-    Same factories, families and children as ``Registry`` (DESIGN §3); what
+    Same factories, families and children as ``Registry``; what
     differs is where cells live and what ``collect()`` reads: every family,
     series and process of every process that uses the directory. Create it
     before forking and record through it in every process. See the module
@@ -114,13 +96,7 @@ class MultiProcessRegistry(Registry):
     # ---- factories: Registry's, with the family's spec published in the arena --
 
     def _get_or_create(
-        self,
-        cls: type[F],
-        claims: frozenset[str],
-        name: str,
-        help: str,
-        labelnames: tuple[str, ...],
-        **settings: Any,
+        self, cls: type[F], claims: frozenset[str], spec: FamilySpec, **own: Any
     ) -> F:
         """``Registry``'s hook under every factory: the family, made after
         mirroring what other processes published and published in the arena
@@ -129,10 +105,11 @@ class MultiProcessRegistry(Registry):
             if self._mirroring:  # _mirror's own call: once, so that a signal
                 # handler making a family meanwhile still indexes and publishes
                 self._mirroring = False
-                return super()._get_or_create(cls, claims, name, help, labelnames, **settings)
+                return super()._get_or_create(cls, claims, spec, **own)
             self._index_arena()
+            name = spec.name
             known = name in self._families
-            family = super()._get_or_create(cls, claims, name, help, labelnames, **settings)
+            family = super()._get_or_create(cls, claims, spec, **own)
             if not known:
                 self._publish(family)
             elif name in self._detached and isinstance(family, GaugeFamily):
@@ -226,7 +203,7 @@ class MultiProcessRegistry(Registry):
             # Liveness of every process with a gauge cell, looked up once per
             # scrape; a dead (pid, start time) never lives again.
             for ident in self._arena_storage.gauge_processes():
-                if ident not in self._dead and not _processes.is_alive(*ident):
+                if ident not in self._dead and not is_alive(*ident):
                     self._dead.add(ident)
             dead = set(self._dead)
             for collector in self._collectors:
