@@ -133,16 +133,6 @@ FastLookup_clear(PyObject *op)
     return 0;
 }
 
-static void
-FastLookup_dealloc(PyObject *op)
-{
-    PyTypeObject *tp = Py_TYPE(op);
-    PyObject_GC_UnTrack(op);
-    (void)FastLookup_clear(op);
-    tp->tp_free(op);
-    Py_DECREF(tp);
-}
-
 static PyMemberDef FastLookup_members[] = {
     {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(FastLookupObject, vectorcall), Py_READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
@@ -156,7 +146,7 @@ PyDoc_STRVAR(FastLookup_doc,
 
 static PyType_Slot FastLookup_slots[] = {
     {Py_tp_new, FastLookup_new},
-    {Py_tp_dealloc, FastLookup_dealloc},
+    {Py_tp_dealloc, am_gc_dealloc},
     {Py_tp_traverse, FastLookup_traverse},
     {Py_tp_clear, FastLookup_clear},
     {Py_tp_call, PyVectorcall_Call},
@@ -280,16 +270,6 @@ DefaultCall_clear(PyObject *op)
     return 0;
 }
 
-static void
-DefaultCall_dealloc(PyObject *op)
-{
-    PyTypeObject *tp = Py_TYPE(op);
-    PyObject_GC_UnTrack(op);
-    (void)DefaultCall_clear(op);
-    tp->tp_free(op);
-    Py_DECREF(tp);
-}
-
 static PyMemberDef DefaultCall_members[] = {
     {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(DefaultCallObject, vectorcall), Py_READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
@@ -303,7 +283,7 @@ PyDoc_STRVAR(DefaultCall_doc,
 
 static PyType_Slot DefaultCall_slots[] = {
     {Py_tp_new, DefaultCall_new},
-    {Py_tp_dealloc, DefaultCall_dealloc},
+    {Py_tp_dealloc, am_gc_dealloc},
     {Py_tp_traverse, DefaultCall_traverse},
     {Py_tp_clear, DefaultCall_clear},
     {Py_tp_call, PyVectorcall_Call},
@@ -324,14 +304,8 @@ static PyType_Spec DefaultCall_spec = {
 int
 am_fastcall_register(PyObject *module, am_state *st)
 {
-    st->fast_lookup_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &FastLookup_spec, NULL);
-    if (st->fast_lookup_type == NULL || PyModule_AddType(module, st->fast_lookup_type) < 0) {
+    if (am_add_type(module, &FastLookup_spec, &st->fast_lookup_type) < 0) {
         return -1;
     }
-    st->default_call_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &DefaultCall_spec,
-                                                                     NULL);
-    if (st->default_call_type == NULL) {
-        return -1;
-    }
-    return PyModule_AddType(module, st->default_call_type);
+    return am_add_type(module, &DefaultCall_spec, &st->default_call_type);
 }
