@@ -33,7 +33,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast, get_args
 
 from atomicmetrics._core import (
     AtomicCounter,
@@ -490,20 +490,7 @@ class Gauge(MetricWrapperBase):
     """
 
     _type = "gauge"
-    _MULTIPROC_MODES = frozenset(
-        (
-            "all",
-            "liveall",
-            "min",
-            "livemin",
-            "max",
-            "livemax",
-            "sum",
-            "livesum",
-            "mostrecent",
-            "livemostrecent",
-        )
-    )
+    _MULTIPROC_MODES = frozenset(get_args(MultiprocessMode))
     _MOST_RECENT_MODES = frozenset(("mostrecent", "livemostrecent"))
 
     def __init__(
