@@ -6,7 +6,7 @@
  * RMWs are acq_rel, loads acquire: each operation is linearizable at its
  * atomic instruction.
  */
-#include "module.h"
+#include "cells.h"
 
 typedef struct {
     AM_CELL_HEAD
@@ -235,6 +235,26 @@ static PyType_Spec Counter_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = Counter_slots,
 };
+
+/* ---- cells.h ------------------------------------------------------------ */
+
+int64_t
+am_counter_value(PyObject *cell)
+{
+    return am_load_acquire(CounterObject_CAST(cell)->cell);
+}
+
+int
+am_counter_add(PyObject *cell, int64_t n, int64_t *prev)
+{
+    return am_add_checked_acq_rel(CounterObject_CAST(cell)->cell, n, prev);
+}
+
+void
+am_counter_set(PyObject *cell, int64_t v)
+{
+    am_store_release(CounterObject_CAST(cell)->cell, v);
+}
 
 int
 am_counter_register(PyObject *module, am_state *st)

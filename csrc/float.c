@@ -8,7 +8,7 @@
  * values here, as they are for Python floats. RMWs are acq_rel, loads
  * acquire: each operation is linearizable at its atomic instruction.
  */
-#include "module.h"
+#include "cells.h"
 
 typedef struct {
     AM_CELL_HEAD
@@ -188,6 +188,26 @@ static PyType_Spec Float_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = Float_slots,
 };
+
+/* ---- cells.h ------------------------------------------------------------ */
+
+double
+am_float_value(PyObject *cell)
+{
+    return am_load_double_acquire(FloatObject_CAST(cell)->cell);
+}
+
+void
+am_float_add(PyObject *cell, double x)
+{
+    (void)am_double_add_acq_rel(FloatObject_CAST(cell)->cell, x);
+}
+
+void
+am_float_set(PyObject *cell, double x)
+{
+    am_store_release(FloatObject_CAST(cell)->cell, am_bits_of(x));
+}
 
 int
 am_float_register(PyObject *module, am_state *st)

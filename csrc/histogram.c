@@ -21,6 +21,7 @@
  */
 #include "hotcold.h"
 #include "bounds.h"
+#include "cells.h"
 
 #include <math.h>
 
@@ -49,23 +50,13 @@ hist_half(am_word *cell, Py_ssize_t nbuckets, unsigned h)
     return cell + 1 + (Py_ssize_t)h * (1 + nbuckets);
 }
 
-/* What a reader copies out under the lock. */
-typedef struct {
-    double sum;
-    int64_t count;
-    am_hc_buf buckets;  /* nbuckets counts */
-} hist_raw;
-
-/* R1-R5 into `raw`; `reset` drops the data instead of merging it back.
- * Returns 0, or -1 with MemoryError set (before anything was touched).
- * On success the caller frees raw->buckets. */
-static int
-hist_read(HistogramObject *self, int reset, hist_raw *raw)
+/* R1-R5 into C memory: buckets[] (nbuckets words) receives the per-bucket
+ * counts, *sum the sum; returns the count. `reset` drops the data instead
+ * of merging it back. Plain C (no Python API). */
+static int64_t
+hist_read_into(HistogramObject *self, int reset, int64_t *buckets_out, double *sum)
 {
     Py_ssize_t nb = hist_nbuckets(self->bounds);
-    if (am_hc_buf_init(&raw->buckets, nb) < 0) {
-        return -1;
-    }
     am_word *cell = self->cell;
     am_uword *ctl = (am_uword *)&cell[0];
     am_word *half[2] = {hist_half(cell, nb, 0), hist_half(cell, nb, 1)};
@@ -75,12 +66,31 @@ hist_read(HistogramObject *self, int reset, hist_raw *raw)
     unsigned cold = am_hc_swap(ctl, buckets, nb);       /* R2, R3 */
     am_word *c = half[cold], *h = half[!cold];          /* R4 */
     int64_t sum_bits = am_exchange_acq_rel(&c[0], 0);
-    raw->sum = am_double_of(sum_bits);
+    *sum = am_double_of(sum_bits);
     if (!reset && sum_bits != 0) {
-        am_double_add_relaxed(&h[0], raw->sum);
+        am_double_add_relaxed(&h[0], *sum);
     }
-    raw->count = am_hc_move_buckets(ctl, buckets[cold], buckets[!cold], nb, reset, raw->buckets.words);
+    int64_t count = am_hc_move_buckets(ctl, buckets[cold], buckets[!cold], nb, reset, buckets_out);
     am_hc_unlock(ctl);                                  /* R5 */
+    return count;
+}
+
+/* What a reader copies out under the lock. */
+typedef struct {
+    double sum;
+    int64_t count;
+    am_hc_buf buckets;  /* nbuckets counts */
+} hist_raw;
+
+/* hist_read_into a buffer of its own. Returns 0, or -1 with MemoryError set
+ * (before anything was touched). On success the caller frees raw->buckets. */
+static int
+hist_read(HistogramObject *self, int reset, hist_raw *raw)
+{
+    if (am_hc_buf_init(&raw->buckets, hist_nbuckets(self->bounds)) < 0) {
+        return -1;
+    }
+    raw->count = hist_read_into(self, reset, raw->buckets.words, &raw->sum);
     return 0;
 }
 
@@ -298,6 +308,34 @@ static PyType_Spec Histogram_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = Histogram_slots,
 };
+
+/* ---- cells.h ------------------------------------------------------------ */
+
+Py_ssize_t
+am_histogram_nbuckets(PyObject *cell)
+{
+    return hist_nbuckets(HistogramObject_CAST(cell)->bounds);
+}
+
+double
+am_histogram_read(PyObject *cell, int64_t *buckets, int64_t *count)
+{
+    double sum;
+    *count = hist_read_into(HistogramObject_CAST(cell), 0, buckets, &sum);
+    return sum;
+}
+
+PyObject *
+am_histogram_observe(PyObject *cell, PyObject *x)
+{
+    return Histogram_observe(cell, x);
+}
+
+PyObject *
+am_histogram_snapshot(PyObject *cell)
+{
+    return Histogram_snapshot(cell, NULL);
+}
 
 int
 am_histogram_register(PyObject *module, am_state *st)

@@ -56,6 +56,10 @@ static const am_registrar am_registrars[] = {
     am_null_sink_register,
     am_striped_register,
     am_fastcall_register,
+    am_counter_child_register,
+    am_gauge_child_register,
+    am_histogram_child_register,
+    am_render_register,
 };
 
 static int
@@ -79,7 +83,9 @@ am_exec(PyObject *module)
     X(timedelta_type) \
     X(histogram_snapshot) X(histogram_snapshot_fields) X(rule_snapshot) X(rule_snapshot_fields) \
     X(rule_timer) X(default_duration_bounds) \
-    X(fast_lookup_type) X(default_call_type)
+    X(fast_lookup_type) X(default_call_type) \
+    X(counter_child_type) X(gauge_child_type) X(histogram_child_type) X(sample_type) \
+    X(histogram_timer) X(default_buckets)
 
 static int
 am_traverse(PyObject *module, visitproc visit, void *arg)

@@ -30,6 +30,12 @@ typedef struct {
     PyObject *default_duration_bounds; /* ...rule_metric.DEFAULT_DURATION_BUCKETS_NS */
     PyTypeObject *fast_lookup_type;   /* fastcall.c: _FastLookup */
     PyTypeObject *default_call_type;  /* fastcall.c: _DefaultCall */
+    PyTypeObject *counter_child_type;    /* counter_child.c: Counter */
+    PyTypeObject *gauge_child_type;      /* gauge_child.c: Gauge */
+    PyTypeObject *histogram_child_type;  /* histogram_child.c: Histogram */
+    PyObject *sample_type;  /* atomicmetrics.samples.Sample (render.c builds them) */
+    PyObject *histogram_timer;  /* atomicmetrics.timing.HistogramTimer (Histogram.time()) */
+    PyObject *default_buckets;  /* atomicmetrics.timing.DEFAULT_BUCKETS_S (Histogram()) */
 } am_state;
 
 am_state *am_get_state(PyObject *module);
@@ -48,6 +54,10 @@ int am_ring_register(PyObject *module, am_state *st);
 int am_null_sink_register(PyObject *module, am_state *st);
 int am_striped_register(PyObject *module, am_state *st);
 int am_fastcall_register(PyObject *module, am_state *st);
+int am_counter_child_register(PyObject *module, am_state *st);
+int am_gauge_child_register(PyObject *module, am_state *st);
+int am_histogram_child_register(PyObject *module, am_state *st);
+int am_render_register(PyObject *module, am_state *st);
 
 /* The body of a registrar: create the heap type of `spec` for `module` and
  * add it to the module; *out (when not NULL) receives a strong reference

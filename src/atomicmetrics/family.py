@@ -39,6 +39,15 @@ A family hands out *children* (the objects that record) with ``labels()``:
 Families are collectors: ``collect()`` yields the ``MetricFamily`` objects
 the family is exposed as, reading one consistent snapshot per child. Reading
 takes no lock that recording could wait on.
+
+Counter, gauge and histogram families are ``RenderedFamily``: their children
+are the C types ``Counter``, ``Gauge`` and ``Histogram``, one small object
+per child that keeps its cells and its label text, rendered once when the
+child is made. The text formats write such a family in C without building a
+``Sample`` (``atomicmetrics.rendering``), and its ``collect()`` builds the
+samples in C. Composite families (rule execution, throughput) hold the C
+metrics themselves and are collected in Python, their label texts kept from
+one scrape to the next by ``LabelTexts``.
 """
 
 from __future__ import annotations
@@ -47,10 +56,10 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MethodType
-from typing import ClassVar, Generic, Literal, TypeVar, cast
+from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from atomicmetrics import _fork
-from atomicmetrics._core import _FastLookup
+from atomicmetrics._core import _FastLookup, _samples
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.names import validate_text
 from atomicmetrics.samples import LabelPairs, MetricFamily, MetricType, Sample
@@ -63,6 +72,7 @@ __all__ = [
     "FamilySpec",
     "LabelTexts",
     "OnOverflow",
+    "RenderedFamily",
 ]
 
 ChildT = TypeVar("ChildT")
@@ -84,7 +94,8 @@ Rendered = tuple[tuple[str, ...], tuple[LabelPairs, ...]]
 
 
 class LabelTexts:
-    """The rendered label text of each label set of one scrape, reused by the next.
+    """The rendered label text of each label set of one scrape, reused by the next
+    (for the composite families, whose children keep no text).
 
     ``texts(labels, le)`` returns ``render_labels(labels)`` followed by the
     text of ``labels + (("le", b),)`` for each ``b`` of ``le`` -- what the
@@ -189,11 +200,11 @@ class Family(Generic[ChildT]):
         self._lock = threading.RLock()  # renewed in a fork child (_fork)
         self._generation = 0  # guarded by _lock: bumped on every insert and removal
         self._only: ChildT | None = None  # the child of an unlabelled family
-        # Read side: rendered label texts of the last scrape (see LabelTexts);
-        # replaced by each scrape, never mutated.
+        # Read side of the composite families: rendered label texts of the
+        # last scrape (see LabelTexts) and each child's label pairs as of the
+        # last scrape, keyed as _children; each replaced by every scrape,
+        # never mutated.
         self._texts: dict[LabelPairs, Rendered] = {}
-        # Read side: each child's label pairs as of the last scrape, keyed as
-        # _children; replaced by each scrape, never mutated.
         self._pairs: dict[str | tuple[str, ...], LabelPairs] = {}
         _fork.register(self)
         # labels() with only exact-str values: one C call, one dict read.
@@ -405,3 +416,63 @@ class Family(Generic[ChildT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} labels={list(self.labelnames)}>"
+
+
+class RenderedFamily(Family[ChildT]):
+    """A family of C children (``Counter``, ``Gauge``, ``Histogram``) that
+    render themselves: see the module docstring.
+
+    Subclasses set ``_kind`` and ``_type`` and pass their sample names to
+    ``__init__``: a counter's or gauge's one sample name, or a histogram's
+    ``_bucket``, ``_count`` and ``_sum`` names with its ``le`` label values.
+    ``_new_child`` makes each child with ``_label_text(values)``.
+    """
+
+    _kind: ClassVar[int]  # what _core._render and _core._samples know the children by
+    _type: ClassVar[MetricType]
+
+    def __init__(
+        self,
+        spec: FamilySpec,
+        sample_names: tuple[str, ...],
+        le: tuple[str, ...] = (),
+        *,
+        render_name: str | None = None,
+        negative_bound: bool = False,
+    ) -> None:
+        self._sample_names = sample_names  # immutable
+        self._le = le  # immutable
+        # immutable: the family part of _core._render (the children dict
+        # goes between kind and name), and its flags in OpenMetrics
+        self._render_name = (sample_names[0] if render_name is None else render_name).encode()
+        self._render_le = tuple([b.encode() for b in le])
+        self._om_flags = 1 if negative_bound else 0  # no _count/_sum: the format forbids them
+        super().__init__(spec)
+
+    def collect(self) -> Iterator[MetricFamily]:
+        """Yield the exposed family: one reading per child, taken once.
+
+        Copies the children dict under its own lock (a critical section on
+        free-threaded CPython) and never takes the family lock.
+        """
+        yield self._metric_family(self._children)
+
+    def _collect(self, items: list[tuple[LabelPairs, ChildT]]) -> Iterator[MetricFamily]:
+        yield self._metric_family(items)
+
+    def _metric_family(
+        self, children: dict[str | tuple[str, ...], ChildT] | list[tuple[LabelPairs, ChildT]]
+    ) -> MetricFamily:
+        samples = _samples(self._kind, children, self._sample_names, self.labelnames, self._le)
+        return MetricFamily(self.name, self._type, self.help, samples)
+
+    def _label_text(self, labelvalues: tuple[str, ...]) -> str:
+        """The label text a new child keeps: ``render_labels`` of its pairs."""
+        return render_labels(tuple(zip(self.labelnames, labelvalues, strict=True)))
+
+    def _render_part(
+        self, openmetrics: bool
+    ) -> tuple[int, dict[Any, Any], bytes, tuple[bytes, ...], int]:
+        """What ``_core._render`` writes this family's sample lines from."""
+        flags = self._om_flags if openmetrics else 0
+        return (self._kind, self._children, self._render_name, self._render_le, flags)

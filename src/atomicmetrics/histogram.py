@@ -1,25 +1,24 @@
 """The Prometheus histogram (bounds in seconds), its family, and bucket samples.
 
-A ``Histogram`` is one ``AtomicHistogram`` cell plus ``time()``. Its family
+``Histogram`` is a C type (``atomicmetrics._core``) over one
+``AtomicHistogram`` cell, plus ``time()`` (a ``HistogramTimer``). Its family
 exposes ``<name>_bucket`` (cumulative, ``le`` label last), ``<name>_count``
 and ``<name>_sum`` per child, from one consistent snapshot per child.
-``histogram_samples`` builds those samples; the rule-execution family reuses
-it for its duration histogram.
+``histogram_samples`` builds those samples in Python for the rule-execution
+family's duration histogram.
 """
 
 from __future__ import annotations
 
-import functools
-import time
-from collections.abc import Callable, Iterator, Sequence
-from types import TracebackType
-from typing import ClassVar, ParamSpec, TypeVar
+from collections.abc import Sequence
+from typing import ClassVar
 
-from atomicmetrics._core import AtomicHistogram
-from atomicmetrics.family import Family, FamilySpec
+from atomicmetrics._core import Histogram
+from atomicmetrics.family import FamilySpec, RenderedFamily
 from atomicmetrics.formatting import format_bound
-from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
+from atomicmetrics.samples import LabelPairs, MetricType, Sample
 from atomicmetrics.snapshots import HistogramSnapshot
+from atomicmetrics.timing import DEFAULT_BUCKETS_S, HistogramTimer
 
 __all__ = [
     "DEFAULT_BUCKETS_S",
@@ -29,92 +28,6 @@ __all__ = [
     "histogram_samples",
     "le_values",
 ]
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-# Prometheus' default buckets (client_golang DefBuckets, client_python
-# Histogram.DEFAULT_BUCKETS): 5 ms to 10 s, for request latencies in seconds.
-DEFAULT_BUCKETS_S: tuple[float, ...] = (
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-)  # fmt: skip
-
-
-class HistogramTimer:
-    """Times a block or every call of a function and observes the seconds.
-
-    As a context manager it observes when the block exits (also when it
-    raises; the exception propagates). As a decorator each call gets its own
-    start time, so a decorated function may run on many threads at once.
-    Clock: ``time.perf_counter()``.
-    """
-
-    __slots__ = ("_observe", "_start")
-
-    def __init__(self, observe: Callable[[float], None]) -> None:
-        self._observe = observe
-        self._start = 0.0
-
-    def __enter__(self) -> HistogramTimer:
-        self._start = time.perf_counter()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._observe(time.perf_counter() - self._start)
-
-    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
-        observe = self._observe
-
-        @functools.wraps(func)
-        def timed(*args: P.args, **kwargs: P.kwargs) -> R:
-            start = time.perf_counter()
-            try:
-                return func(*args, **kwargs)
-            finally:
-                observe(time.perf_counter() - start)
-
-        return timed
-
-
-class Histogram:
-    """Observations (seconds, by convention) counted in fixed buckets.
-
-    Thread-safe and lock-free. ``observe(x)`` is the cell's own C method
-    (one C call; NaN raises ``ValueError``, non-numbers ``TypeError``);
-    ``snapshot()`` returns a consistent ``HistogramSnapshot`` (per-bucket
-    counts, not cumulative). ``time()`` observes elapsed seconds.
-
-    ``Histogram(buckets)`` stands alone with a cell of its own (bounds in
-    seconds, ``AtomicHistogram``'s rules: ``ValueError`` otherwise); a family
-    passes ``cell=`` from its registry's storage and ignores ``buckets``.
-    """
-
-    __slots__ = ("_cell", "observe", "snapshot")
-
-    observe: Callable[[float], None]
-    snapshot: Callable[[], HistogramSnapshot]
-
-    def __init__(
-        self, buckets: Sequence[float] = DEFAULT_BUCKETS_S, *, cell: AtomicHistogram | None = None
-    ) -> None:
-        if cell is None:
-            cell = AtomicHistogram(buckets)
-        self._cell = cell
-        self.observe = cell.observe  # observe(x): count x in its bucket
-        self.snapshot = cell.snapshot  # snapshot(): consistent HistogramSnapshot
-
-    def time(self) -> HistogramTimer:
-        """A context manager and decorator observing elapsed seconds."""
-        return HistogramTimer(self.observe)
-
-    def __repr__(self) -> str:
-        s = self.snapshot()
-        return f"Histogram(count={s.count!r}, sum={s.sum!r})"
 
 
 def le_values(bounds: Sequence[float]) -> tuple[str, ...]:
@@ -152,7 +65,10 @@ def histogram_samples(
     return out
 
 
-class HistogramFamily(Family[Histogram]):
+KIND_HISTOGRAM = 2  # the kind _core._render and _core._samples know histograms by
+
+
+class HistogramFamily(RenderedFamily[Histogram]):
     """A family of ``Histogram`` children with one set of bounds (seconds).
 
     Without labels it records directly: ``family.observe(0.2)``,
@@ -160,11 +76,19 @@ class HistogramFamily(Family[Histogram]):
     """
 
     _proxied: ClassVar[tuple[str, ...]] = ("observe", "snapshot", "time")
+    _kind: ClassVar[int] = KIND_HISTOGRAM
+    _type: ClassVar[MetricType] = "histogram"
 
     def __init__(self, spec: FamilySpec, *, bounds: tuple[float, ...]) -> None:
         self.bounds = bounds
-        self._le = le_values(bounds)
-        super().__init__(spec)
+        name = spec.name
+        super().__init__(
+            spec,
+            (name + "_bucket", name + "_count", name + "_sum"),
+            le_values(bounds),
+            render_name=name,
+            negative_bound=bounds[0] < 0,
+        )
 
     def observe(self, x: float) -> None:
         """``Histogram.observe`` of the only child; ``ValueError`` on a labelled family."""
@@ -180,17 +104,5 @@ class HistogramFamily(Family[Histogram]):
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> Histogram:
         key = self._cell_key(labelvalues, "histogram")
-        return Histogram(cell=self._storage.histogram_cell(key, self.bounds))
-
-    def _collect(self, items: list[tuple[LabelPairs, Histogram]]) -> Iterator[MetricFamily]:
-        samples: list[Sample] = []
-        texts = self._label_texts()
-        le = self._le
-        for labels, child in items:
-            s = child.snapshot()
-            text, pairs = texts.rendered(labels, le)
-            samples += histogram_samples(
-                self.name, labels, le, s.buckets, s.count, s.sum, text, pairs
-            )
-        self._keep_texts(texts)
-        yield MetricFamily(self.name, "histogram", self.help, tuple(samples))
+        cell = self._storage.histogram_cell(key, self.bounds)
+        return Histogram._labelled(self._label_text(labelvalues), cell)

@@ -15,7 +15,9 @@ implementations exist:
   exists.
 
 Roles (``CellKey.role``) per child kind: counter ``"int"`` (integral adds,
-an ``AtomicCounter``) and ``"float"`` (fractional adds, an ``AtomicFloat``);
+an ``AtomicCounter``) and ``"float"`` (fractional adds, an ``AtomicFloat``,
+or ``None``: the counter then makes its own on its first fractional add,
+which in process saves 40 bytes on every counter that never sees one);
 gauge ``"value"``; histogram ``"histogram"``; rule execution ``"rule"``;
 throughput ``"throughput"``.
 
@@ -62,7 +64,7 @@ class CellStorage(Protocol):
 
     def int_cell(self, key: CellKey) -> AtomicCounter: ...
 
-    def float_cell(self, key: CellKey) -> AtomicFloat: ...
+    def float_cell(self, key: CellKey) -> AtomicFloat | None: ...
 
     def gauge_cell(self, key: CellKey, mode: MultiprocessMode) -> AtomicFloat: ...
 
@@ -87,8 +89,8 @@ class InProcessStorage:
     def int_cell(self, key: CellKey) -> AtomicCounter:
         return AtomicCounter()
 
-    def float_cell(self, key: CellKey) -> AtomicFloat:
-        return AtomicFloat()
+    def float_cell(self, key: CellKey) -> AtomicFloat | None:
+        return None  # the counter makes one if it ever needs it
 
     def gauge_cell(self, key: CellKey, mode: MultiprocessMode) -> AtomicFloat:
         return AtomicFloat()
