@@ -1,4 +1,4 @@
-"""RuleExecutionMetric: the contract of DESIGN §2, its mutex twin, time(),
+"""RuleExecutionMetric: its contract, its mutex twin, time(),
 and consistent snapshots while writers and resets run."""
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def test_default_buckets() -> None:
 
 
 def test_memory_per_metric() -> None:
-    # Target (issue 3): <= 256 bytes with the default buckets. Measured: 272
+    # Target: <= 256 bytes with the default buckets. Measured: 272
     # bytes = 48 (object) + 28 words (ctl, reservation, 2 halves x (total,
     # errors, min, max, 9 buckets)). See docs/concurrency.md.
     m = RuleExecutionMetric()
