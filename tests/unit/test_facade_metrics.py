@@ -20,8 +20,8 @@ from atomicmetrics.prometheus_client import (
     Histogram,
     Summary,
 )
+from tests.helpers import INT64_MAX
 
-INT64_MAX = 2**63 - 1
 THREADS = 8
 PER_THREAD = 20_000
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicHistogram, HistogramSnapshot
 from atomicmetrics.reference import MutexHistogram
-from tests.conftest import THREADS, apply_op, run_threads
+from tests.helpers import THREADS, apply_op, run_threads
 
 BOTH = pytest.mark.parametrize("cls", [AtomicHistogram, MutexHistogram])
 INF = math.inf

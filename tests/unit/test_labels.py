@@ -11,13 +11,7 @@ from hypothesis import strategies as st
 
 import atomicmetrics
 from atomicmetrics import CardinalityError, Registry
-from tests.conftest import THREADS, run_threads
-
-
-@pytest.fixture
-def reg() -> Registry:
-    return Registry()
-
+from tests.helpers import THREADS, run_threads
 
 # ---- lookup ------------------------------------------------------------------
 

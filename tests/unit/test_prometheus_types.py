@@ -14,14 +14,7 @@ from hypothesis import strategies as st
 from atomicmetrics import Counter, Gauge, Histogram, Registry
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.samples import MetricFamily, Sample
-from tests.conftest import THREADS, run_threads
-
-INT64_MAX = 2**63 - 1
-
-
-@pytest.fixture
-def reg() -> Registry:
-    return Registry()
+from tests.helpers import INT64_MAX, THREADS, run_threads
 
 
 def exposed(reg: Registry) -> dict[str, MetricFamily]:
