@@ -31,7 +31,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from atomicmetrics.formatting import format_bound
+from atomicmetrics import Registry
+from atomicmetrics.formatting import format_bound, render_labels
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
 
 # ---- constants -----------------------------------------------------------------
@@ -217,6 +218,27 @@ def answers(url: str) -> bool | None:
         return True if http_get(url)[0] == 200 else None
     except (urllib.error.URLError, OSError):
         return None
+
+
+def exposed(reg: Registry) -> dict[str, MetricFamily]:
+    """The collected families by name, samples without their rendered-label cache.
+
+    Checks that cache on the way: every sample carries exactly
+    ``render_labels(labels)``.
+    """
+    families = list(reg.collect())
+    out = {f.name: plain(f) for f in families}
+    assert len(out) == len(families), "duplicate family names"
+    return out
+
+
+def plain(family: MetricFamily) -> MetricFamily:
+    """``family`` without the rendered-label cache, which must be exactly
+    ``render_labels(labels)`` on every sample."""
+    for s in family.samples:
+        assert s.rendered_labels == render_labels(s.labels)
+    samples = tuple(Sample(s.name, s.labels, s.value) for s in family.samples)
+    return MetricFamily(family.name, family.type, family.help, samples)
 
 
 # ---- reliability ---------------------------------------------------------------
