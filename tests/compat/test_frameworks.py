@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.exposition_helpers import (
+from tests.helpers import (
     answers,
     free_port,
     http_get,

@@ -21,7 +21,7 @@ import pytest
 from atomicmetrics import Registry, make_wsgi_app, start_http_server
 from atomicmetrics.samples import Collector, MetricFamily, Sample
 from atomicmetrics.wsgi import StartResponse
-from tests.exposition_helpers import (
+from tests.helpers import (
     StaticCollector,
     histogram_samples,
     prometheus_server,

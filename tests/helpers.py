@@ -1,29 +1,100 @@
-"""Hand-made collectors and external-tool lookup for the exposition suites."""
+"""Helpers shared by every suite (fixtures live in conftest.py).
+
+Sections: constants; concurrency (threads released together on a barrier,
+and ``apply_op`` for comparing a metric with its mutex twin); exposition
+(hand-made collectors, bucket samples, promtool, HTTP and server processes);
+reliability (size scaling, watchdogs, the registry family kinds).
+
+``ATOMICMETRICS_STRESS_SCALE`` (a positive float, default 1) multiplies the
+sizes and durations of the reliability tests: the default keeps each test to
+a few seconds; ``ATOMICMETRICS_STRESS_SCALE=10`` gives the figures quoted in
+docs/reliability.md.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from atomicmetrics.formatting import format_bound
+from atomicmetrics import Registry
+from atomicmetrics.formatting import format_bound, render_labels
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
 
+# ---- constants -----------------------------------------------------------------
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 INF = float("inf")
 T = TypeVar("T")
+
+# ---- concurrency ---------------------------------------------------------------
+
+THREADS = 8
+
+
+def run_threads(n: int, target: Callable[[int], object]) -> list[object]:
+    """Run ``target(i)`` on ``n`` threads that start together on a barrier.
+
+    Returns the results in thread order; re-raises the first exception.
+    """
+    barrier = threading.Barrier(n)
+    results: list[object] = [None] * n
+    errors: list[BaseException] = []
+
+    def body(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = target(i)
+        except BaseException as e:  # re-raised in the caller below
+            errors.append(e)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def apply_op(
+    obj: object,
+    op: tuple[Any, ...],
+    errors: tuple[type[Exception], ...] = (OverflowError, TypeError),
+    normal: Callable[[Any], object] = lambda v: v,
+) -> object:
+    """What ``obj.<op[0]>(*op[1:])`` did, comparable between a metric and its twin.
+
+    ``("ok", normal(result))``, or ``("raised", type)`` for an exception in
+    ``errors``; any other exception propagates (fails the test).
+    """
+    try:
+        result = getattr(obj, op[0])(*op[1:])
+    except errors as e:
+        return ("raised", type(e))
+    return ("ok", normal(result))
+
+
+# ---- exposition ----------------------------------------------------------------
 
 
 class StaticCollector:
@@ -186,9 +257,106 @@ def prometheus_server(
 
 
 def query(base: str, promql: str) -> list[dict[str, Any]] | None:
-    """Instant query; the result vector, or None while it is still empty."""
+    """Prometheus instant query; the result vector, or None while it is still empty."""
     status, _, body = http_get(f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
     if status != 200:
         return None
     result: list[dict[str, Any]] = json.loads(body)["data"]["result"]
     return result or None
+
+
+def exposed(reg: Registry) -> dict[str, MetricFamily]:
+    """The collected families by name, samples without their rendered-label cache.
+
+    Checks that cache on the way: every sample carries exactly
+    ``render_labels(labels)``.
+    """
+    families = list(reg.collect())
+    out = {f.name: plain(f) for f in families}
+    assert len(out) == len(families), "duplicate family names"
+    return out
+
+
+def plain(family: MetricFamily) -> MetricFamily:
+    """``family`` without the rendered-label cache, which must be exactly
+    ``render_labels(labels)`` on every sample."""
+    for s in family.samples:
+        assert s.rendered_labels == render_labels(s.labels)
+    samples = tuple(Sample(s.name, s.labels, s.value) for s in family.samples)
+    return MetricFamily(family.name, family.type, family.help, samples)
+
+
+# ---- reliability ---------------------------------------------------------------
+
+
+def scale() -> float:
+    """The stress scale from ``ATOMICMETRICS_STRESS_SCALE`` (default 1.0)."""
+    raw = os.environ.get("ATOMICMETRICS_STRESS_SCALE", "1")
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(f"ATOMICMETRICS_STRESS_SCALE must be > 0, not {raw!r}")
+    return value
+
+
+def scaled(n: float) -> int:
+    """``n`` times the stress scale, at least 1."""
+    return max(1, int(n * scale()))
+
+
+@contextlib.contextmanager
+def watchdog(timeout_s: float) -> Iterator[None]:
+    """Abort the process with every thread's traceback if the body deadlocks.
+
+    A deadlocked main thread cannot fail a test by itself; ``faulthandler``
+    dumps the stacks to stderr and exits with status 1 from its own C
+    thread after ``timeout_s``, which fails the run loudly.
+    """
+    faulthandler.dump_traceback_later(timeout_s, exit=True, file=sys.__stderr__)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One registry family type: how to make it, record one unit, read the units."""
+
+    name: str
+    make: Callable[..., Any]  # (registry, name, labelnames, **factory_kwargs)
+    record: Callable[[Any], None]
+    units: Callable[[Any], float]
+
+
+KINDS = (
+    Kind(
+        "counter",
+        lambda r, n, ls, **kw: r.counter(n, "c", ls, **kw),
+        lambda c: c.inc(),
+        lambda c: c.value(),
+    ),
+    Kind(
+        "gauge",
+        lambda r, n, ls, **kw: r.gauge(n, "g", ls, **kw),
+        lambda c: c.inc(),
+        lambda c: c.value(),
+    ),
+    Kind(
+        "histogram",
+        lambda r, n, ls, **kw: r.histogram(n, "h", ls, **kw),
+        lambda c: c.observe(0.25),
+        lambda c: c.snapshot().count,
+    ),
+    Kind(
+        "rule_execution",
+        lambda r, n, ls, **kw: r.rule_execution(n, "r", ls, **kw),
+        lambda c: c.record(1500, False),
+        lambda c: c.execution_count(),
+    ),
+    Kind(
+        "throughput",
+        lambda r, n, ls, **kw: r.throughput(n, "t", ls, sla_ns=1000, **kw),
+        lambda c: c.record(1, 2000),
+        lambda c: c.events_processed(),
+    ),
+)
