@@ -1,4 +1,4 @@
-"""The benchmark engine: loop shape, exact operation counts, ratios, skips."""
+"""The benchmark engine (bench/harness.py): loop shape, exact operation counts, ratios, skips."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from atomicmetrics import AtomicCounter
-from atomicmetrics.bench.candidates import CANDIDATES, GROUPS
 from atomicmetrics.bench.harness import (
     FLOOR,
     Candidate,
@@ -17,7 +16,6 @@ from atomicmetrics.bench.harness import (
     Unavailable,
     compile_loop,
     run,
-    thread_namespace,
 )
 
 TINY = Settings(threads=(1, 3), rounds=3, rep_ms=0.2, seed=1)
@@ -136,37 +134,6 @@ def test_duplicate_names_are_refused() -> None:
         run([c, c], TINY)
 
 
-def test_catalogue_names_are_unique_and_grouped() -> None:
-    names = [c.name for c in CANDIDATES]
-    assert len(names) == len(set(names))
-    assert set(GROUPS) == {c.group for c in CANDIDATES}
-    for group in GROUPS:
-        kinds = {c.kind for c in CANDIDATES if c.group == group}
-        assert "ours" in kinds, group
-
-
-@pytest.mark.parametrize("candidate", CANDIDATES, ids=lambda c: c.name)
-def test_each_candidate_builds_and_runs_or_names_what_is_missing(candidate: Candidate) -> None:
-    """Our own candidates always build; a baseline may only lack its optional library."""
-    try:
-        ns = candidate.setup()
-    except Unavailable as e:
-        reason = str(e)
-        assert candidate.kind == "baseline", f"{candidate.name}: {reason}"
-        assert "is not installed" in reason
-        return
-    try:
-        own = thread_namespace(candidate, ns)
-        compile_loop(candidate, own)(1, *own.values())
-        if candidate.between is not None:
-            candidate.between(ns)
-        if candidate.total is not None:
-            assert candidate.total(ns) == candidate.unroll, candidate.name
-    finally:
-        if candidate.teardown is not None:
-            candidate.teardown(ns)
-
-
 def test_each_thread_binds_its_own_namespace_in_its_own_thread() -> None:
     # The floor's fix: a namespace shared by every thread makes a free-threaded
     # build pay refcount contention on the floor's own objects.
@@ -212,12 +179,3 @@ def test_exact_totals_are_checked_and_a_wrong_one_fails_the_candidate() -> None:
     reason = next(s.reason for s in report.skipped if s.name == "lossy")
     assert reason.startswith("wrong total: 1 thread(s): counted ")
     assert "3 thread(s)" in reason
-
-
-@pytest.mark.parametrize(
-    "group", ["shared", "counter", "histogram", "rule", "labels", "throughput"]
-)
-def test_recording_candidates_of_ours_check_their_totals(group: str) -> None:
-    for c in CANDIDATES:
-        if c.group == group and c.kind == "ours":
-            assert c.total is not None, c.name
