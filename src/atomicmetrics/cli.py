@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+__all__ = ["build_parser", "main"]
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``atomicmetrics`` argument parser with its sub-commands."""
