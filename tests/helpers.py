@@ -1,7 +1,8 @@
 """Helpers shared by every suite (fixtures live in conftest.py).
 
 Sections: constants; concurrency (threads released together on a barrier,
-and ``apply_op`` for comparing a metric with its mutex twin); exposition
+``apply_op`` for comparing a metric with its mutex twin, a CAS retry loop);
+the command line (usage errors); exposition
 (hand-made collectors, bucket samples, promtool, HTTP and server processes);
 reliability (size scaling, watchdogs, the registry family kinds).
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import json
 import os
 import shutil
 import socket
@@ -23,10 +25,12 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from email.message import Message
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -89,6 +93,34 @@ def apply_op(
     except errors as e:
         return ("raised", type(e))
     return ("ok", normal(result))
+
+
+def cas_add_loses_nothing(cell: Any, step: float, n: int = 5_000) -> None:
+    """THREADS threads each add ``step`` ``n`` times to ``cell`` by a
+    load / ``compare_and_swap`` retry loop; the total must be exact."""
+
+    def work(_: int) -> None:
+        for _ in range(n):
+            while True:
+                cur = cell.load()
+                if cell.compare_and_swap(cur, cur + step):
+                    break
+
+    run_threads(THREADS, work)
+    assert cell.load() == THREADS * n * step
+
+
+# ---- the command line ------------------------------------------------------------
+
+
+def assert_usage_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``atomicmetrics.cli.main(argv)`` exits 2 with ``message`` in its stderr."""
+    from atomicmetrics.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 # ---- exposition ----------------------------------------------------------------
@@ -218,6 +250,48 @@ def answers(url: str) -> bool | None:
         return True if http_get(url)[0] == 200 else None
     except (urllib.error.URLError, OSError):
         return None
+
+
+@contextlib.contextmanager
+def prometheus_server(
+    tmp_path: Path, jobs: dict[str, str]
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """A real Prometheus scraping each job's ``host:port`` every second.
+
+    Yields its base URL (once ready) and its process, for ``wait_until``;
+    stops it afterwards. Skips (fails in CI) without the ``prometheus`` binary.
+    """
+    prometheus = require_tool("prometheus")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+        "scrape_configs:\n"
+        + "".join(
+            f"  - job_name: {job}\n    static_configs: [{{targets: ['{target}']}}]\n"
+            for job, target in jobs.items()
+        )
+    )
+    argv = [
+        prometheus,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]
+    with running(argv, cwd=tmp_path) as proc:
+        wait_until(lambda: answers(f"{base}/-/ready"), "Prometheus to be ready", proc=proc)
+        yield base, proc
+
+
+def query(base: str, promql: str) -> list[dict[str, Any]] | None:
+    """Prometheus instant query; the result vector, or None while it is still empty."""
+    status, _, body = http_get(f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
+    if status != 200:
+        return None
+    result: list[dict[str, Any]] = json.loads(body)["data"]["result"]
+    return result or None
 
 
 def exposed(reg: Registry) -> dict[str, MetricFamily]:
