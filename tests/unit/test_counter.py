@@ -1,4 +1,4 @@
-"""AtomicCounter: the contract of DESIGN §1, its mutex twin, and its races."""
+"""AtomicCounter: its contract, its mutex twin, and its races."""
 
 from __future__ import annotations
 

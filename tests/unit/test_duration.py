@@ -1,4 +1,4 @@
-"""AtomicDuration: the contract of DESIGN §1, its mutex twin, and its races."""
+"""AtomicDuration: its contract, its mutex twin, and its races."""
 
 from __future__ import annotations
 

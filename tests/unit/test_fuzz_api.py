@@ -275,7 +275,7 @@ def test_fuzzed_registries_pass_promtool(
     registry, _ = _exercise(specs, ops)
     result = promtool_check(generate_text(registry))
     # Exit 1 is a parse error; 3 is lint advice only (a ':' in a name, an
-    # empty help text: both allowed by the data model DESIGN §3 follows).
+    # empty help text: both allowed by the Prometheus data model).
     assert result.returncode in (0, 3), result.stdout + result.stderr
     # Match promtool's own failure wording, not the bare word "error": a
     # family named ":" is exposed as ":_errors_total" and lints with exit 3.

@@ -1,4 +1,4 @@
-"""AtomicHistogram: the contract of DESIGN §1, its mutex twin, its races and
+"""AtomicHistogram: its contract, its mutex twin, its races and
 the recovery rules of the hot/cold protocol (csrc/hotcold.h)."""
 
 from __future__ import annotations

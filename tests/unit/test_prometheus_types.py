@@ -1,4 +1,4 @@
-"""Counter, Gauge, Histogram (DESIGN §2) and the exposed samples of every family kind."""
+"""Counter, Gauge, Histogram and the exposed samples of every family kind."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The recorders of DESIGN §4 and the C ring under them: contract, races, fork."""
+"""The recorders and the C ring under them: contract, races, fork."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RuleExecutionMetric: the contract of DESIGN §2, its mutex twin, time(),
+"""RuleExecutionMetric: its contract, its mutex twin, time(),
 and consistent snapshots while writers and resets run."""
 
 from __future__ import annotations

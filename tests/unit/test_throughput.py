@@ -1,4 +1,4 @@
-"""ThroughputMetric: the contract of DESIGN §2, a model, and its races."""
+"""ThroughputMetric: its contract, a model, and its races."""
 
 from __future__ import annotations
 

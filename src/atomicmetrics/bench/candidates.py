@@ -14,6 +14,11 @@ Groups, each answering one question (docs/benchmarks.md shows the tables):
 ``throughput``  one ThroughputMetric.record vs two prometheus_client counters
 ``exposition``  one scrape of 200 series (one thread only)
 
+Each group that prometheus_client has a candidate in also times the same
+call on ``atomicmetrics.prometheus_client`` (the facade: prometheus_client's
+API on this project's cells), so one run gives the facade's figures against
+prometheus_client itself.
+
 Optional libraries are imported inside setups through ``importlib`` (so the
 core never depends on them); a missing one makes its candidates "skipped".
 """
@@ -62,6 +67,11 @@ def _prom() -> Any:
     return _lib("prometheus_client", "prometheus_client")
 
 
+def _facade() -> Any:
+    """atomicmetrics.prometheus_client: imported here, so the core never loads it."""
+    return importlib.import_module("atomicmetrics.prometheus_client")
+
+
 def _otel_meter() -> Any:
     """An OpenTelemetry SDK meter with an in-memory reader (so measurements are aggregated)."""
     sdk = _lib("opentelemetry.sdk.metrics", "opentelemetry-sdk")
@@ -91,6 +101,10 @@ def _mutex_counter() -> Namespace:
 
 def _prom_counter() -> Namespace:
     return {"op": _prom().Counter("bench_requests", "Requests.", registry=None).inc}
+
+
+def _facade_counter() -> Namespace:
+    return {"op": _facade().Counter("bench_requests", "Requests.", registry=None).inc}
 
 
 def _otel_counter() -> Namespace:
@@ -158,6 +172,11 @@ def _prom_histogram() -> Namespace:
     return {"op": h.observe, "x": OBSERVED_S}
 
 
+def _facade_histogram() -> Namespace:
+    h = _facade().Histogram("bench_latency_seconds", "Latency.", registry=None, buckets=BUCKETS_S)
+    return {"op": h.observe, "x": OBSERVED_S}
+
+
 def _otel_histogram() -> Namespace:
     meter = _otel_meter()
     try:
@@ -179,6 +198,11 @@ def _registry_labels() -> Namespace:
 
 def _prom_labels() -> Namespace:
     fam = _prom().Counter("bench_rule_hits", "Hits.", ["rule"], registry=None)
+    return {"fam": fam, "v": "rule-7"}
+
+
+def _facade_labels() -> Namespace:
+    fam = _facade().Counter("bench_rule_hits", "Hits.", ["rule"], registry=None)
     return {"fam": fam, "v": "rule-7"}
 
 
@@ -269,7 +293,15 @@ def _registry_scrape() -> Namespace:
 
 
 def _prom_scrape() -> Namespace:
-    prom = _prom()
+    return _client_scrape(_prom())
+
+
+def _facade_scrape() -> Namespace:
+    return _client_scrape(_facade())
+
+
+def _client_scrape(prom: Any) -> Namespace:
+    """prometheus_client's API (the library or the facade): the 200 series."""
     reg = prom.CollectorRegistry()
     for f in range(FAMILIES):
         c = prom.Counter(f"bench_c{f}", "A counter.", ["rule"], registry=reg)
@@ -296,6 +328,7 @@ CANDIDATES: tuple[Candidate, ...] = (
         "baseline",
         "prometheus_client",
     ),
+    Candidate("facade Counter.inc()", "counter", "op()", _facade_counter),
     Candidate(
         "OpenTelemetry counter.add(1)",
         "counter",
@@ -353,6 +386,7 @@ CANDIDATES: tuple[Candidate, ...] = (
         "baseline",
         "prometheus_client",
     ),
+    Candidate("facade Histogram.observe(x)", "histogram", "op(x)", _facade_histogram),
     Candidate(
         "OpenTelemetry histogram.record(x)",
         "histogram",
@@ -371,6 +405,7 @@ CANDIDATES: tuple[Candidate, ...] = (
         "baseline",
         "prometheus_client",
     ),
+    Candidate('facade .labels("rule-7").inc()', "labels", "fam.labels(v).inc()", _facade_labels),
     Candidate(
         'OpenTelemetry counter.add(1, {"rule": "rule-7"})',
         "labels",
@@ -420,6 +455,14 @@ CANDIDATES: tuple[Candidate, ...] = (
         "exposition",
         "op(reg)",
         _registry_scrape,
+        unroll=1,
+        max_threads=1,
+    ),
+    Candidate(
+        "facade generate_latest, 200 series",
+        "exposition",
+        "op(reg)",
+        _facade_scrape,
         unroll=1,
         max_threads=1,
     ),

@@ -70,9 +70,9 @@ import mmap
 import os
 import struct
 import threading
-import weakref
 from dataclasses import dataclass
 
+from atomicmetrics import _fork
 from atomicmetrics._core import AtomicCounter
 
 __all__ = [
@@ -191,7 +191,7 @@ class Arena:
         self._tail_next = self._head  # the next word of the last record seen
         self._walked = 0  # records walked so far (a cycle in the log is corruption)
         self._walk_limit = 0  # records the allocated bytes can hold, last computed
-        _AFTER_FORK.add(self)
+        _fork.register(self)
 
     # ---- files and segments ------------------------------------------------
 
@@ -424,25 +424,8 @@ class Arena:
     # ---- fork --------------------------------------------------------------
 
     def _after_fork_in_child(self) -> None:
+        """In a fork child: the parent thread that held ``_lock`` is gone."""
         self._lock = threading.Lock()
-
-
-class _ForkHooks:
-    """Renew the locks of live arenas in a forked child (their holder is gone)."""
-
-    def __init__(self) -> None:
-        self._arenas: weakref.WeakSet[Arena] = weakref.WeakSet()
-        os.register_at_fork(after_in_child=self._after_in_child)
-
-    def add(self, arena: Arena) -> None:
-        self._arenas.add(arena)
-
-    def _after_in_child(self) -> None:
-        for arena in list(self._arenas):
-            arena._after_fork_in_child()
-
-
-_AFTER_FORK = _ForkHooks()
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import weakref
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
@@ -76,7 +75,6 @@ class MultiProcessRegistry(Registry):
         self._dead: set[tuple[int, int]] = set()  # processes seen dead (guarded by _arena_lock)
         # (family, label values, pid) -> labels of a mode-"all" gauge sample, rendered
         self._label_cache: dict[tuple[str, tuple[str, ...], int], tuple[LabelPairs, str]] = {}
-        _FORK_HOOK.add(self)
 
     def __reduce__(self) -> tuple[type[MultiProcessRegistry], tuple[str]]:
         """Pickles as its directory: a spawned process gets a registry on the same arena."""
@@ -170,10 +168,7 @@ class MultiProcessRegistry(Registry):
             family = self._families.get(name)
             if family is None or not storage.stale(name, values):
                 continue
-            with family._lock:
-                for key in [k for k in family._children if family._values_of(k) == values]:
-                    if family._children.pop(key) is family._overflow:
-                        family._overflow = None
+            family._discard(values)
 
     def _mirror(self, record: Record) -> None:
         """Make here the family another process published. Holds _arena_lock."""
@@ -317,12 +312,17 @@ class MultiProcessRegistry(Registry):
     # ---- fork ------------------------------------------------------------------
 
     def _after_fork_in_child(self) -> None:
-        """Give the child its own process slot and gauge cells; renew locks."""
-        self._lock = threading.RLock()  # reentrant, as Registry makes it
+        """Give the child its own process slot and gauge cells; renew locks.
+
+        Renews what it uses itself (the fork hooks run in no particular
+        order): the storage's and the arena's locks, and each family's lock
+        before its gauge cells are rebound.
+        """
+        super()._after_fork_in_child()
         self._arena_lock = threading.RLock()
-        self._arena_storage.after_fork_in_child()
+        self._arena_storage._after_fork_in_child()
         for family in list(self._families.values()):
-            family._lock = threading.RLock()  # reentrant, as Family makes it
+            family._after_fork_in_child()
             if isinstance(family, GaugeFamily) and family.name not in self._detached:
                 family._rebind_cells()
 
@@ -353,21 +353,3 @@ def _spec(family: Family[Any]) -> dict[str, Any]:
         kwargs["resolution_s"] = float(family.resolution_s)
         kwargs["sla_ns"] = family.sla_ns
     return {"type": _KIND_OF[type(family)], "labelnames": list(family.labelnames), "kwargs": kwargs}
-
-
-class _ForkHook:
-    """Runs ``_after_fork_in_child`` of every live registry in a forked child."""
-
-    def __init__(self) -> None:
-        self._registries: weakref.WeakSet[MultiProcessRegistry] = weakref.WeakSet()
-        os.register_at_fork(after_in_child=self._after_in_child)
-
-    def add(self, registry: MultiProcessRegistry) -> None:
-        self._registries.add(registry)
-
-    def _after_in_child(self) -> None:
-        for registry in list(self._registries):
-            registry._after_fork_in_child()
-
-
-_FORK_HOOK = _ForkHook()

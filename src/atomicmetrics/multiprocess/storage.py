@@ -120,8 +120,10 @@ class ArenaStorage:
         self._made: dict[tuple[str, tuple[str, ...]], int] = {}
         self._mode = threading.local()  # per-thread: .detached, .reading (see below)
 
-    def after_fork_in_child(self) -> None:
-        """Register the child's own process slot (gauge cells follow it); renew locks."""
+    def _after_fork_in_child(self) -> None:
+        """Register the child's own process slot (gauge cells follow it); renew
+        locks, the arena's first (the slot is a record of its log)."""
+        self.arena._after_fork_in_child()
         self._lock = threading.Lock()
         self._mode = threading.local()
         self.process = ProcessSlot(self.arena)
