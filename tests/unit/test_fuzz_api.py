@@ -39,10 +39,10 @@ from atomicmetrics import (
     generate_openmetrics,
     generate_text,
 )
-from tests.exposition_helpers import promtool_check
+from tests.helpers import INT64_MAX, INT64_MIN, promtool_check
 
 DOCUMENTED = (TypeError, ValueError, OverflowError)
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 SPECIAL_TEXT = st.sampled_from(
     ["", " ", "\x00", "\n", "\r\n", "\t", "\\", '"', "\\n", "\u2028", "\ud800", "\udfff", "é",

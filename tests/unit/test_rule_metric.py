@@ -23,9 +23,8 @@ from atomicmetrics import (
 )
 from atomicmetrics._core import FREE_THREADED_BUILD
 from atomicmetrics.reference import MutexRuleExecutionMetric
-from tests.conftest import THREADS, apply_op, run_threads
+from tests.helpers import INT64_MAX, THREADS, apply_op, run_threads
 
-INT64_MAX = 2**63 - 1
 BOTH = pytest.mark.parametrize("cls", [RuleExecutionMetric, MutexRuleExecutionMetric])
 GETTERS = (
     "execution_count",

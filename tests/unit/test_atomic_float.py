@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicFloat
 from atomicmetrics.reference import MutexFloat
-from tests.conftest import THREADS, apply_op, run_threads
+from tests.helpers import THREADS, apply_op, run_threads
 
 BOTH = pytest.mark.parametrize("cls", [AtomicFloat, MutexFloat])
 

@@ -1,4 +1,4 @@
-"""``atomicmetrics`` called in-process: bench options, output, JSON, errors."""
+"""``atomicmetrics bench`` called in-process (bench/command.py): options, output, JSON, errors."""
 
 from __future__ import annotations
 

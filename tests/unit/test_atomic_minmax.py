@@ -15,10 +15,7 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicMinMax
 from atomicmetrics.reference import MutexMinMax
-from tests.conftest import THREADS, apply_op, run_threads
-
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
+from tests.helpers import INT64_MAX, INT64_MIN, THREADS, apply_op, run_threads
 
 BOTH = pytest.mark.parametrize("cls", [AtomicMinMax, MutexMinMax])
 
