@@ -83,7 +83,7 @@ __all__ = [
     "start_http_server",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version source: pyproject.toml reads it
 
 if TYPE_CHECKING:
     from atomicmetrics.asgi import make_asgi_app
