@@ -121,6 +121,19 @@ def cas_add_loses_nothing(cell: Any, step: float, n: int = 5_000) -> None:
     assert cell.load() == THREADS * n * step
 
 
+def assert_placed_cells_pin_the_export_not_the_view(
+    place: Callable[[memoryview], object], nbytes: int = 64
+) -> None:
+    """Ten cells placed on one view by ``place(view)`` (``Type._from_buffer``)
+    leave the view's reference count alone, while they live and after."""
+    view = memoryview(bytearray(nbytes))
+    before = sys.getrefcount(view)
+    cells = [place(view) for _ in range(10)]
+    assert sys.getrefcount(view) == before  # each pins the export, not the view
+    del cells
+    assert sys.getrefcount(view) == before
+
+
 # ---- the command line ------------------------------------------------------------
 
 
