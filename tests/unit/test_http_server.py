@@ -198,7 +198,7 @@ def test_client_disconnects_are_logged_at_debug_without_traceback(
     gone = [r for r in caplog.records if "went away" in r.getMessage()]
     assert {r.levelno for r in gone} == {logging.DEBUG}
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-    _, err = capfd.readouterr()
+    err = capfd.readouterr().err
     assert "Traceback" not in err
     assert "Exception occurred" not in err
     assert err == ""
