@@ -54,7 +54,7 @@ Py_ssize_t am_histogram_nbuckets(PyObject *cell);
  * reader of the same cell). */
 double am_histogram_read(PyObject *cell, int64_t *buckets, int64_t *count);
 
-/* AtomicHistogram.observe(x) and .snapshot(): the methods themselves. */
+/* AtomicHistogram.observe(x) and ._snapshot(): the methods themselves. */
 PyObject *am_histogram_observe(PyObject *cell, PyObject *x);
 PyObject *am_histogram_snapshot(PyObject *cell);
 

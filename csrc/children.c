@@ -52,7 +52,7 @@ am_child_alloc(PyTypeObject *type, PyObject *text, size_t text_offset)
 int
 am_check_cell(PyObject *cell, PyTypeObject *type, const char *what)
 {
-    if (!Py_IS_TYPE(cell, type)) {
+    if (!PyObject_TypeCheck(cell, type)) {
         PyErr_Format(PyExc_TypeError, "%s must be %.100s, not %.100s", what, type->tp_name,
                      Py_TYPE(cell)->tp_name);
         return -1;

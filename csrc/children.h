@@ -47,7 +47,8 @@ typedef struct {
  * reference, or NULL with an exception set. */
 PyObject *am_child_alloc(PyTypeObject *type, PyObject *text, size_t text_offset);
 
-/* TypeError unless `cell` is exactly of `type` ("<what> must be ...").
+/* TypeError unless `cell` is of `type` or a subclass (the thin Python
+ * subclasses add no fields) ("<what> must be ...").
  * Returns 0, or -1 with the exception set. */
 int am_check_cell(PyObject *cell, PyTypeObject *type, const char *what);
 

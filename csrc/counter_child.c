@@ -208,6 +208,18 @@ CounterChild_get_text(PyObject *op, void *Py_UNUSED(closure))
     return am_child_text(op, CounterChild_CAST(op)->text);
 }
 
+static PyObject *
+CounterChild_get_int(PyObject *op, void *Py_UNUSED(closure))
+{
+    return Py_NewRef(CounterChild_CAST(op)->int_cell);
+}
+
+static PyObject *
+CounterChild_get_float(PyObject *op, void *Py_UNUSED(closure))
+{
+    return Py_XNewRef(counter_float_cell(CounterChild_CAST(op)));
+}
+
 static void
 CounterChild_dealloc(PyObject *op)
 {
@@ -224,11 +236,16 @@ static PyMethodDef CounterChild_methods[] = {
     {"value", CounterChild_value, METH_NOARGS, CounterChild_value_doc},
     {"_labelled", AM_METHOD(CounterChild_labelled), METH_FASTCALL | METH_CLASS,
      CounterChild_labelled_doc},
+    AM_INIT_SUBCLASS,
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef CounterChild_getset[] = {
     {"_text", CounterChild_get_text, NULL, "Private: the rendered label text.", NULL},
+    {"_int", CounterChild_get_int, NULL, "Private: the AtomicCounter cell (integral amounts).",
+     NULL},
+    {"_float", CounterChild_get_float, NULL,
+     "Private: the AtomicFloat cell (fractional amounts), made now if there is none yet.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

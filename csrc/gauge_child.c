@@ -248,6 +248,7 @@ static PyMethodDef GaugeChild_methods[] = {
     {"_bind", AM_METHOD(GaugeChild_bind), METH_FASTCALL, GaugeChild_bind_doc},
     {"_labelled", AM_METHOD(GaugeChild_labelled), METH_FASTCALL | METH_CLASS,
      GaugeChild_labelled_doc},
+    AM_INIT_SUBCLASS,
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,6 +1,7 @@
-/* histogram_child.c -- Histogram (atomicmetrics.Histogram): a family's
- * histogram child, or a histogram standing alone. The shape every child
- * shares is told in children.c; cells are reached through cells.h. */
+/* histogram_child.c -- _core.Histogram, the C base of atomicmetrics.Histogram
+ * (histogram.py adds snapshot(), time() and the default buckets): a
+ * family's histogram child, or a histogram standing alone. The shape every
+ * child shares is told in children.c; the cell is reached through cells.h. */
 #include "cells.h"
 #include "children.h"
 
@@ -27,25 +28,12 @@ histogram_new(PyTypeObject *type, PyObject *text, PyObject *cell)
 static PyObject *
 HistogramChild_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"buckets", "cell", NULL};
-    PyObject *buckets = NULL, *cell = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O$O:Histogram", kwlist, &buckets, &cell)) {
+    static char *kwlist[] = {"cell", NULL};
+    PyObject *cell;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Histogram", kwlist, &cell)) {
         return NULL;
     }
-    if (cell != Py_None) {
-        return histogram_new(type, NULL, cell);  /* a family's: buckets ignored */
-    }
-    am_state *st = am_child_state(type);
-    PyObject *own = buckets != NULL
-                        ? PyObject_CallOneArg((PyObject *)st->histogram_type, buckets)
-                        : PyObject_CallOneArg((PyObject *)st->histogram_type,
-                                              st->default_buckets);
-    if (own == NULL) {
-        return NULL;
-    }
-    PyObject *self = histogram_new(type, NULL, own);
-    Py_DECREF(own);
-    return self;
+    return histogram_new(type, NULL, cell);
 }
 
 PyDoc_STRVAR(HistogramChild_labelled_doc,
@@ -72,61 +60,26 @@ HistogramChild_observe(PyObject *op, PyObject *arg)
     return am_histogram_observe(HistogramChild_CAST(op)->cell, arg);
 }
 
-PyDoc_STRVAR(HistogramChild_snapshot_doc,
-"snapshot($self, /)\n--\n\n"
-"A consistent HistogramSnapshot (AtomicHistogram.snapshot).");
+PyDoc_STRVAR(HistogramChild__snapshot_doc,
+"_snapshot($self, /)\n--\n\n"
+"Private: the cell's consistent reading (AtomicHistogram._snapshot).");
 
 static PyObject *
-HistogramChild_snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
+HistogramChild__snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     return am_histogram_snapshot(HistogramChild_CAST(op)->cell);
-}
-
-PyDoc_STRVAR(HistogramChild_time_doc,
-"time($self, /)\n--\n\n"
-"A context manager and decorator observing elapsed seconds (HistogramTimer).");
-
-static PyObject *
-HistogramChild_time(PyObject *op, PyObject *Py_UNUSED(ignored))
-{
-    am_state *st = am_child_state(Py_TYPE(op));
-    PyObject *observe = PyObject_GetAttrString(HistogramChild_CAST(op)->cell, "observe");
-    if (observe == NULL) {
-        return NULL;
-    }
-    PyObject *timer = PyObject_CallOneArg(st->histogram_timer, observe);
-    Py_DECREF(observe);
-    return timer;
-}
-
-static PyObject *
-HistogramChild_repr(PyObject *op)
-{
-    am_histogram_child *self = HistogramChild_CAST(op);
-    Py_ssize_t nb = am_histogram_nbuckets(self->cell);
-    int64_t stack[64];
-    int64_t *buckets = nb <= 64 ? stack : PyMem_Malloc((size_t)nb * sizeof(int64_t));
-    if (buckets == NULL) {
-        return PyErr_NoMemory();
-    }
-    int64_t count;
-    double sum = am_histogram_read(self->cell, buckets, &count);
-    if (buckets != stack) {
-        PyMem_Free(buckets);
-    }
-    PyObject *total = PyFloat_FromDouble(sum);
-    if (total == NULL) {
-        return NULL;
-    }
-    PyObject *repr = PyUnicode_FromFormat("Histogram(count=%lld, sum=%R)", (long long)count, total);
-    Py_DECREF(total);
-    return repr;
 }
 
 static PyObject *
 HistogramChild_get_text(PyObject *op, void *Py_UNUSED(closure))
 {
     return am_child_text(op, HistogramChild_CAST(op)->text);
+}
+
+static PyObject *
+HistogramChild_get_cell(PyObject *op, void *Py_UNUSED(closure))
+{
+    return Py_NewRef(HistogramChild_CAST(op)->cell);
 }
 
 static void
@@ -140,33 +93,28 @@ HistogramChild_dealloc(PyObject *op)
 
 static PyMethodDef HistogramChild_methods[] = {
     {"observe", HistogramChild_observe, METH_O, HistogramChild_observe_doc},
-    {"snapshot", HistogramChild_snapshot, METH_NOARGS, HistogramChild_snapshot_doc},
-    {"time", HistogramChild_time, METH_NOARGS, HistogramChild_time_doc},
+    {"_snapshot", HistogramChild__snapshot, METH_NOARGS, HistogramChild__snapshot_doc},
     {"_labelled", AM_METHOD(HistogramChild_labelled), METH_FASTCALL | METH_CLASS,
      HistogramChild_labelled_doc},
+    AM_INIT_SUBCLASS,
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef HistogramChild_getset[] = {
     {"_text", HistogramChild_get_text, NULL, "Private: the rendered label text.", NULL},
+    {"_cell", HistogramChild_get_cell, NULL, "Private: the AtomicHistogram cell.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 PyDoc_STRVAR(HistogramChild_doc,
-"Histogram(buckets=DEFAULT_BUCKETS_S, *, cell=None)\n--\n\n"
-"Observations (seconds, by convention) counted in fixed buckets.\n\n"
-"Thread-safe and lock-free. observe(x) is AtomicHistogram.observe in one C\n"
-"call (NaN raises ValueError, non-numbers TypeError); snapshot() returns a\n"
-"consistent HistogramSnapshot (per-bucket counts, not cumulative); time()\n"
-"observes elapsed seconds.\n\n"
-"Histogram(buckets) stands alone with a cell of its own (bounds in seconds,\n"
-"AtomicHistogram's rules: ValueError otherwise; default 5 ms to 10 s); a\n"
-"family passes cell= from its registry's storage and buckets is ignored.");
+"Histogram(cell)\n--\n\n"
+"The C base of atomicmetrics.Histogram: an AtomicHistogram cell and the\n"
+"label text of a family's child. observe(x) is the cell's observation in\n"
+"one C call. Use atomicmetrics.Histogram.");
 
 static PyType_Slot HistogramChild_slots[] = {
     {Py_tp_new, HistogramChild_new},
     {Py_tp_dealloc, HistogramChild_dealloc},
-    {Py_tp_repr, HistogramChild_repr},
     {Py_tp_methods, HistogramChild_methods},
     {Py_tp_getset, HistogramChild_getset},
     {Py_tp_doc, (void *)HistogramChild_doc},
@@ -184,13 +132,5 @@ static PyType_Spec HistogramChild_spec = {
 int
 am_histogram_child_register(PyObject *module, am_state *st)
 {
-    st->histogram_timer = am_import_attr("atomicmetrics.timing", "HistogramTimer");
-    if (st->histogram_timer == NULL) {
-        return -1;
-    }
-    st->default_buckets = am_import_attr("atomicmetrics.timing", "DEFAULT_BUCKETS_S");
-    if (st->default_buckets == NULL) {
-        return -1;
-    }
     return am_add_type(module, &HistogramChild_spec, &st->histogram_child_type);
 }

@@ -411,13 +411,14 @@ done:
 
 /* ---- _samples: collect() of one family -------------------------------------- */
 
-/* A new Sample(name, labels, value, text): borrowed arguments. New
- * reference, or NULL with an exception set. */
+/* A new Sample(name, labels, value, text) of `type` (a tuple subclass
+ * without fields of its own, checked by am_samples): borrowed arguments.
+ * New reference, or NULL with an exception set. */
 static PyObject *
-new_sample(am_state *st, PyObject *name, PyObject *labels, PyObject *value, PyObject *text)
+new_sample(PyTypeObject *type, PyObject *name, PyObject *labels, PyObject *value,
+           PyObject *text)
 {
-    PyTypeObject *type = (PyTypeObject *)st->sample_type;
-    PyObject *s = type->tp_alloc(type, 4);  /* a tuple subclass without fields of its own */
+    PyObject *s = type->tp_alloc(type, 4);
     if (s == NULL) {
         return NULL;
     }
@@ -430,7 +431,7 @@ new_sample(am_state *st, PyObject *name, PyObject *labels, PyObject *value, PyOb
 
 /* Append a new Sample to `list`, stealing `value` (NULL: an error is set). */
 static int
-append_sample(am_state *st, PyObject *list, PyObject *name, PyObject *labels, PyObject *value,
+append_sample(PyTypeObject *st, PyObject *list, PyObject *name, PyObject *labels, PyObject *value,
               PyObject *text)
 {
     if (value == NULL) {
@@ -494,7 +495,7 @@ le_text(const char *text, Py_ssize_t text_len, const char *le, Py_ssize_t le_len
 
 /* The samples of one histogram child, appended to `list`. */
 static int
-histogram_samples(am_state *st, PyObject *list, PyObject *names, PyObject *le,
+histogram_samples(PyTypeObject *st, PyObject *list, PyObject *names, PyObject *le,
                   PyObject *le_pairs, PyObject *child, PyObject *pairs, PyObject *text,
                   int64_t *buckets)
 {
@@ -578,20 +579,27 @@ error:
 }
 
 PyDoc_STRVAR(samples_doc,
-"_samples(kind, children, names, labelnames, le, /)\n--\n\n"
+"_samples(kind, children, names, labelnames, le, sample, /)\n--\n\n"
 "Private: the Sample tuple of one family for collect(). children is the\n"
 "family's dict of children or a list of (label pairs, child); names the\n"
 "sample names ((name,), or (bucket, count, sum) for a histogram, kind 2);\n"
-"le a histogram's le label values (str), else ().");
+"le a histogram's le label values (str), else (); sample the class of the\n"
+"samples (atomicmetrics.samples.Sample: a tuple subclass without fields).");
 
 static PyObject *
 am_samples(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     int kind;
-    if (nargs != 5 || !PyTuple_Check(args[2]) || !PyTuple_Check(args[3])
+    if (nargs != 6 || !PyTuple_Check(args[2]) || !PyTuple_Check(args[3])
         || !PyTuple_Check(args[4])) {
         PyErr_SetString(PyExc_TypeError,
-                        "_samples() takes kind, children, names, labelnames and le");
+                        "_samples() takes kind, children, names, labelnames, le and sample");
+        return NULL;
+    }
+    PyTypeObject *sample = (PyTypeObject *)args[5];
+    if (!PyType_Check(args[5]) || !PyType_IsSubtype(sample, &PyTuple_Type)
+        || sample->tp_basicsize != PyTuple_Type.tp_basicsize) {
+        PyErr_SetString(PyExc_TypeError, "sample must be a tuple subclass without fields");
         return NULL;
     }
     long kind_long = PyLong_AsLong(args[0]);
@@ -673,17 +681,17 @@ am_samples(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         else if (kind == AM_KIND_COUNTER) {
             am_counter_reading r;
             am_counter_child_read(child, &r);
-            rc = append_sample(st, list, PyTuple_GET_ITEM(names, 0), pairs,
+            rc = append_sample(sample, list, PyTuple_GET_ITEM(names, 0), pairs,
                                r.exact ? PyLong_FromLongLong(r.whole)
                                        : PyFloat_FromDouble(r.total),
                                text);
         }
         else if (kind == AM_KIND_GAUGE) {
-            rc = append_sample(st, list, PyTuple_GET_ITEM(names, 0), pairs,
+            rc = append_sample(sample, list, PyTuple_GET_ITEM(names, 0), pairs,
                                PyFloat_FromDouble(am_gauge_child_value(child)), text);
         }
         else {
-            rc = histogram_samples(st, list, names, le, le_pairs, child, pairs, text, buckets);
+            rc = histogram_samples(sample, list, names, le, le_pairs, child, pairs, text, buckets);
         }
         Py_DECREF(pairs);
         Py_XDECREF(text);
@@ -708,17 +716,7 @@ static PyMethodDef render_functions[] = {
 };
 
 int
-am_render_register(PyObject *module, am_state *st)
+am_render_register(PyObject *module, am_state *Py_UNUSED(st))
 {
-    st->sample_type = am_import_attr("atomicmetrics.samples", "Sample");
-    if (st->sample_type == NULL) {
-        return -1;
-    }
-    if (!PyType_Check(st->sample_type)
-        || !PyType_IsSubtype((PyTypeObject *)st->sample_type, &PyTuple_Type)
-        || ((PyTypeObject *)st->sample_type)->tp_basicsize != PyTuple_Type.tp_basicsize) {
-        PyErr_SetString(PyExc_SystemError, "Sample must be a tuple subclass without fields");
-        return -1;
-    }
     return PyModule_AddFunctions(module, render_functions);
 }

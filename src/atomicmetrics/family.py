@@ -463,7 +463,9 @@ class RenderedFamily(Family[ChildT]):
     def _metric_family(
         self, children: dict[str | tuple[str, ...], ChildT] | list[tuple[LabelPairs, ChildT]]
     ) -> MetricFamily:
-        samples = _samples(self._kind, children, self._sample_names, self.labelnames, self._le)
+        samples = _samples(
+            self._kind, children, self._sample_names, self.labelnames, self._le, Sample
+        )
         return MetricFamily(self.name, self._type, self.help, samples)
 
     def _label_text(self, labelvalues: tuple[str, ...]) -> str:

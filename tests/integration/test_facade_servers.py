@@ -20,7 +20,7 @@ import prometheus_client.parser as upstream_parser
 import pytest
 
 import atomicmetrics.prometheus_client as pc
-from tests.exposition_helpers import (
+from tests.helpers import (
     answers,
     free_port,
     http_get,

@@ -30,7 +30,7 @@ from atomicmetrics import (
     generate_text,
 )
 from atomicmetrics import _fork as fork_hook
-from tests.reliability_helpers import scaled
+from tests.helpers import scaled
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 

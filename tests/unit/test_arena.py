@@ -17,7 +17,7 @@ from atomicmetrics.multiprocess.arena import (
     Arena,
     ArenaError,
 )
-from tests.conftest import THREADS, run_threads
+from tests.helpers import THREADS, run_threads
 
 SMALL = 4096
 

@@ -20,29 +20,14 @@ from atomicmetrics.prometheus_client import (
     Histogram,
     Summary,
 )
+from tests.helpers import INT64_MAX, THREADS, run_threads
 
-INT64_MAX = 2**63 - 1
-THREADS = 8
 PER_THREAD = 20_000
 
 
 @pytest.fixture
 def registry() -> CollectorRegistry:
     return CollectorRegistry()
-
-
-def run_threads(target, n: int = THREADS) -> None:
-    barrier = threading.Barrier(n)
-
-    def worker() -> None:
-        barrier.wait()
-        target()
-
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
 
 
 # ---- the fast paths are C callables --------------------------------------------
@@ -119,6 +104,8 @@ def test_counter_errors_change_nothing(registry: CollectorRegistry) -> None:
 def test_counter_int64_boundary(registry: CollectorRegistry) -> None:
     c = Counter("c", "h", registry=registry)
     c.inc(INT64_MAX)
+    with pytest.raises(OverflowError):
+        c.inc()  # the C path: no fallback, nothing added
     c.inc(1)  # would overflow the int part: goes to the float part instead
     assert registry.get_sample_value("c_total") == float(INT64_MAX) + 1.0
 
@@ -148,12 +135,12 @@ def test_counter_reset(registry: CollectorRegistry) -> None:
 def test_counter_concurrent_exact(registry: CollectorRegistry) -> None:
     c = Counter("c", "h", registry=registry)
 
-    def work() -> None:
+    def work(_: int) -> None:
         inc = c.inc
         for _ in range(PER_THREAD):
             inc()
 
-    run_threads(work)
+    run_threads(THREADS, work)
     assert registry.get_sample_value("c_total") == THREADS * PER_THREAD
 
 
@@ -161,14 +148,14 @@ def test_labels_concurrent_creation_one_child(registry: CollectorRegistry) -> No
     fam = Counter("l", "h", ["rule", "kind"], registry=registry)
     seen = []
 
-    def work() -> None:
+    def work(_: int) -> None:
         for i in range(2_000):
             child = fam.labels(f"r{i % 50}", "k")
             child.inc()
             if i == 0:
                 seen.append(child)
 
-    run_threads(work)
+    run_threads(THREADS, work)
     assert len({id(c) for c in seen}) == 1
     assert len(fam._metrics) == 50
     total = sum(
@@ -228,14 +215,14 @@ def test_gauge_mostrecent_refuses_inc(registry: CollectorRegistry) -> None:
 def test_gauge_concurrent_exact(registry: CollectorRegistry) -> None:
     g = Gauge("g", "h", registry=registry)
 
-    def work() -> None:
+    def work(_: int) -> None:
         inc, dec = g.inc, g.dec
         for _ in range(PER_THREAD):
             inc()
             inc(2)
             dec()
 
-    run_threads(work)
+    run_threads(THREADS, work)
     assert registry.get_sample_value("g") == 2.0 * THREADS * PER_THREAD
 
 
@@ -294,13 +281,13 @@ def test_histogram_concurrent_consistent(registry: CollectorRegistry) -> None:
     reader = threading.Thread(target=read)
     reader.start()
 
-    def work() -> None:
+    def work(_: int) -> None:
         observe = h.observe
         for i in range(PER_THREAD // 4):
             observe(i % 3)
 
     try:
-        run_threads(work, 4)
+        run_threads(4, work)
     finally:
         stop.set()
         reader.join()

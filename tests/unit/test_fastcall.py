@@ -11,7 +11,7 @@ import pytest
 
 from atomicmetrics import AtomicCounter, AtomicHistogram
 from atomicmetrics._core import _DefaultCall, _FastLookup
-from tests.conftest import THREADS, run_threads
+from tests.helpers import THREADS, run_threads
 
 
 def fallback(*args: object, **kwargs: object) -> tuple[str, tuple[object, ...], dict[str, object]]:

@@ -32,7 +32,7 @@ from atomicmetrics import (
 )
 from atomicmetrics._core import Ring
 from atomicmetrics.samples import Collector
-from tests.conftest import THREADS, run_threads
+from tests.helpers import THREADS, run_threads
 
 FORK_WARNING = "ignore:This process .* is multi-threaded:DeprecationWarning"
 

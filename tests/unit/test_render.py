@@ -39,8 +39,8 @@ from atomicmetrics import (
 )
 from atomicmetrics._core import _render, _samples
 from atomicmetrics.formatting import format_value
-from atomicmetrics.samples import MetricFamily
-from tests.conftest import THREADS, run_threads
+from atomicmetrics.samples import MetricFamily, Sample
+from tests.helpers import THREADS, run_threads
 
 INT64_MAX = 2**63 - 1
 
@@ -353,28 +353,29 @@ def test_render_refuses_bad_parts() -> None:
 
 def test_samples_refuses_bad_children() -> None:
     with pytest.raises(TypeError, match="must be"):
-        _samples(0, {"k": Histogram()}, ("c_total",), ("k",), ())
+        _samples(0, {"k": Histogram()}, ("c_total",), ("k",), (), Sample)
+    with pytest.raises(TypeError, match="tuple subclass"):
+        _samples(0, {}, ("c_total",), (), (), list)
     with pytest.raises(ValueError, match="do not fit"):
-        _samples(2, {}, ("h",), (), ())
+        _samples(2, {}, ("h",), (), (), Sample)
     with pytest.raises(ValueError, match="label names"):
-        _samples(0, {("a", "b"): Counter()}, ("c_total",), ("k",), ())
+        _samples(0, {("a", "b"): Counter()}, ("c_total",), ("k",), (), Sample)
     pairs = (("k", "v"),)
-    (s,) = _samples(0, [(pairs, Counter())], ("c_total",), ("k",), ())
+    (s,) = _samples(0, [(pairs, Counter())], ("c_total",), ("k",), (), Sample)
     assert tuple(s) == ("c_total", pairs, 0, "")  # a child made alone has no text
 
 
 # ---- the children ----------------------------------------------------------------------
 
 
-def test_children_are_small_and_untracked_by_the_gc() -> None:
+def test_children_keep_their_text_and_counters_and_gauges_are_untracked_by_the_gc() -> None:
     r = Registry()
-    for child in (
-        r.counter("c", "", ["k"]).labels("x"),
-        r.gauge("g", "", ["k"]).labels("x"),
-        r.histogram("h", "", ["k"]).labels("x"),
-    ):
-        assert not gc.is_tracked(child)
-        assert child._text == '{k="x"}'
+    counter = r.counter("c", "", ["k"]).labels("x")
+    gauge = r.gauge("g", "", ["k"]).labels("x")
+    hist = r.histogram("h", "", ["k"]).labels("x")
+    assert not gc.is_tracked(counter)
+    assert not gc.is_tracked(gauge)
+    assert [c._text for c in (counter, gauge, hist)] == ['{k="x"}'] * 3
 
 
 def test_counter_cells_are_checked() -> None:

@@ -38,10 +38,11 @@ from typing import Any, Literal, TypeVar, cast, get_args
 from atomicmetrics._core import (
     AtomicCounter,
     AtomicFloat,
-    AtomicHistogram,
     _DefaultCall,
     _FastLookup,
 )
+from atomicmetrics.atomic_histogram import AtomicHistogram
+from atomicmetrics.prometheus_client import multiprocess
 from atomicmetrics.prometheus_client._text import (
     escape,
     escape_help_text,
@@ -375,7 +376,7 @@ class MetricWrapperBase(Collector):
 
 
 def _multiprocess() -> bool:
-    return "prometheus_multiproc_dir" in os.environ or "PROMETHEUS_MULTIPROC_DIR" in os.environ
+    return multiprocess.directory() is not None
 
 
 def _created_section(
@@ -401,8 +402,10 @@ class Counter(MetricWrapperBase):
     _type = "counter"
 
     def _metric_init(self) -> None:
-        self._int = AtomicCounter()  # integral amounts
-        self._float = AtomicFloat()  # the others
+        shared = multiprocess.shared_series("counter", self)
+        # Integral amounts, then the others; arena cells in multi-process mode.
+        self._int = AtomicCounter() if shared is None else shared._int
+        self._float = AtomicFloat() if shared is None else shared._float
         self._exemplar: Exemplar | None = None  # replaced whole, read whole
         self._created = time.time()
         if type(self).inc is Counter.inc:
@@ -515,9 +518,13 @@ class Gauge(MetricWrapperBase):
         self._kwargs["multiprocess_mode"] = multiprocess_mode
 
     def _metric_init(self) -> None:
-        self._value = AtomicFloat()
+        mode = self._multiprocess_mode
+        shared = multiprocess.shared_series("gauge", self, multiprocess_mode=mode)
+        self._value: AtomicFloat | multiprocess.SharedGauge = (
+            AtomicFloat() if shared is None else multiprocess.SharedGauge(shared)
+        )
         self._function: Callable[[], float] | None = None
-        if self._is_most_recent:
+        if self._is_most_recent or shared is not None:
             return
         cls = type(self)
         add = self._value.add
@@ -593,35 +600,51 @@ class Gauge(MetricWrapperBase):
 class Summary(MetricWrapperBase):
     """A summary: count and sum of observations (no quantiles, as upstream).
 
-    ``observe(amount)``, ``time()``. Thread-safe and lock-free; the count
-    and the sum are two cells, so a scrape between the two adds may see the
-    count one ahead of the sum.
+    ``observe(amount)``, ``time()``. The count and the sum live in one
+    ``AtomicHistogram`` with a single bucket, so a scrape always sees them
+    consistent; ``observe(x)`` of an int or float is one C cell call through
+    ``_core._DefaultCall``. ``NaN`` raises ``ValueError`` (as for
+    ``Histogram``). Thread-safe and lock-free.
     """
 
     _type = "summary"
     _reserved_labelnames = ("quantile",)
+    _BOUNDS = (0.0,)  # the cell's one bucket bound: only its count and sum are read
 
     def _metric_init(self) -> None:
-        self._count = AtomicCounter()
-        self._sum = AtomicFloat()
+        shared = multiprocess.shared_series("histogram", self, buckets=self._BOUNDS)
+        if shared is None:
+            self._hist = AtomicHistogram(self._BOUNDS)
+        else:
+            self._hist = shared._cell
+            multiprocess.SUMMARIES.add(self._name)
         self._created = time.time()
+        if type(self).observe is Summary.observe:
+            noarg = cast("Callable[[], None]", self._observe)  # raises TypeError, as any call
+            self.__dict__["observe"] = _DefaultCall(noarg, self._observe, self._hist.observe)
 
     def observe(self, amount: float) -> None:
         """Count one observation of ``amount`` (usually >= 0)."""
+        self._observe(amount)
+
+    def _observe(self, amount: Any) -> None:
         self._raise_if_not_observable()
         value = amount if type(amount) is float else _amount(amount)
-        self._sum.add(value)
-        self._count.inc()
+        if value != value:
+            raise ValueError("Summary.observe: NaN would make the sum NaN for good")
+        self._hist.observe(value)
 
     def time(self) -> Timer:
         """A context manager and decorator that observes the block's seconds."""
         return Timer(self, "observe")
 
+    def _counts(self) -> tuple[float, float]:
+        _, _, count, total = self._hist._snapshot()  # one consistent reading
+        return float(count), total
+
     def _child_samples(self) -> Iterable[Sample]:
-        samples = [
-            Sample("_count", {}, float(self._count.load()), None, None),
-            Sample("_sum", {}, self._sum.load(), None, None),
-        ]
+        count, total = self._counts()
+        samples = [Sample("_count", {}, count, None, None), Sample("_sum", {}, total, None, None)]
         if _use_created:
             samples.append(Sample("_created", {}, self._created, None, None))
         return tuple(samples)
@@ -634,8 +657,8 @@ class Summary(MetricWrapperBase):
         later: list[str] = []
         for child in self._series():
             lt = child._ltext
-            count = float(child._count.load())
-            out.append(f"{name}_count{lt} {fmt(count)}\n{name}_sum{lt} {fmt(child._sum.load())}\n")
+            count, total = child._counts()
+            out.append(f"{name}_count{lt} {fmt(count)}\n{name}_sum{lt} {fmt(total)}\n")
             if created:
                 stamp = f"{name}_created{lt} {fmt(child._created)}\n"
                 (out if openmetrics else later).append(stamp)
@@ -710,7 +733,9 @@ class Histogram(MetricWrapperBase):
         self._le = tuple([floatToGoString(b) for b in bounds])
 
     def _metric_init(self) -> None:
-        self._hist = AtomicHistogram(self._upper_bounds[:-1])
+        bounds = self._upper_bounds[:-1]
+        shared = multiprocess.shared_series("histogram", self, buckets=bounds)
+        self._hist = AtomicHistogram(bounds) if shared is None else shared._cell
         self._exemplars: list[Exemplar | None] = [None] * len(self._upper_bounds)
         self._created = time.time()
         self._bucket_ltexts: tuple[str, ...] | None = None  # read side, made on first scrape
@@ -740,15 +765,15 @@ class Histogram(MetricWrapperBase):
         return Timer(self, "observe")
 
     def _child_samples(self) -> Iterable[Sample]:
-        snap = self._hist.snapshot()
+        _, buckets, _, total = self._hist._snapshot()  # one consistent reading
         samples = []
         acc = 0.0
-        for le, count, exemplar in zip(self._le, snap.buckets, self._exemplars, strict=True):
+        for le, count, exemplar in zip(self._le, buckets, self._exemplars, strict=True):
             acc += count
             samples.append(Sample("_bucket", {"le": le}, acc, None, exemplar))
         samples.append(Sample("_count", {}, acc, None, None))
         if self._upper_bounds[0] >= 0:
-            samples.append(Sample("_sum", {}, snap.sum, None, None))
+            samples.append(Sample("_sum", {}, total, None, None))
         if _use_created:
             samples.append(Sample("_created", {}, self._created, None, None))
         return tuple(samples)
@@ -771,12 +796,10 @@ class Histogram(MetricWrapperBase):
         later: list[str] = []
         for child in self._series():
             lt = child._ltext
-            snap = child._hist.snapshot()
+            _, buckets, _, total = child._hist._snapshot()  # one consistent reading
             acc = 0
             exemplars = child._exemplars
-            for i, (text, count) in enumerate(
-                zip(child._bucket_texts(), snap.buckets, strict=True)
-            ):
+            for i, (text, count) in enumerate(zip(child._bucket_texts(), buckets, strict=True)):
                 acc += count
                 ex = exemplars[i]
                 if ex is not None and openmetrics:
@@ -785,7 +808,7 @@ class Histogram(MetricWrapperBase):
                     out.append(f"{bucket}{text} {fmt(acc)}\n")
             out.append(f"{name}_count{lt} {fmt(acc)}\n")
             if with_sum:
-                out.append(f"{name}_sum{lt} {fmt(snap.sum)}\n")
+                out.append(f"{name}_sum{lt} {fmt(total)}\n")
             if created:
                 stamp = f"{name}_created{lt} {fmt(child._created)}\n"
                 (out if openmetrics else later).append(stamp)
