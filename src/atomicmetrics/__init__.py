@@ -32,6 +32,7 @@ from atomicmetrics.family import CardinalityError
 from atomicmetrics.gauge import Gauge
 from atomicmetrics.histogram import Histogram
 from atomicmetrics.http_server import MetricsServer, start_http_server
+from atomicmetrics.native_histogram import AtomicNativeHistogram, NativeHistogramSnapshot
 from atomicmetrics.openmetrics import generate_openmetrics
 from atomicmetrics.recorder import (
     AsyncMetricRecorder,
@@ -56,6 +57,7 @@ __all__ = [
     "AtomicFloat",
     "AtomicHistogram",
     "AtomicMinMax",
+    "AtomicNativeHistogram",
     "CardinalityError",
     "Counter",
     "Gauge",
@@ -64,6 +66,7 @@ __all__ = [
     "MetricsConfig",
     "MetricsLevel",
     "MetricsServer",
+    "NativeHistogramSnapshot",
     "NullRecorder",
     "RecorderStats",
     "Registry",

@@ -1,10 +1,12 @@
-"""The C protocols of AtomicMinMax and ThroughputMetric on real OS threads.
+"""The C protocols of AtomicMinMax, ThroughputMetric and AtomicNativeHistogram
+on real OS threads.
 
 On a GIL build every Python-level race test runs one C call at a time, so
-the lock-free protocols in ``csrc/minmax.c`` and ``csrc/throughput.c`` are
-never interleaved inside a call. ``tests/c/stress_cells.c`` drives them from
-pthreads directly, under ThreadSanitizer when gcc supports it, and checks
-their invariants (see that file).
+the lock-free protocols in ``csrc/minmax.c``, ``csrc/throughput.c`` and
+``csrc/native_histogram.c`` are never interleaved inside a call.
+``tests/c/stress_cells.c`` and ``tests/c/stress_native.c`` drive them from
+pthreads directly, under ThreadSanitizer when gcc supports it, and check
+their invariants (see those files).
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ LDVERSION = str(sysconfig.get_config_var("LDVERSION"))
 LIBPYTHON = Path(LIBDIR) / f"libpython{LDVERSION}.so"
 
 
-def _build(out: Path, sanitize: bool) -> subprocess.CompletedProcess[str]:
+# Each harness and the csrc/ files it links beside the type files it #includes.
+HARNESSES = {
+    "stress_cells": ("convert.c", "storage.c"),
+    "stress_native": ("hotcold.c", "bounds.c", "convert.c", "storage.c"),
+}
+
+
+def _build(harness: str, out: Path, sanitize: bool) -> subprocess.CompletedProcess[str]:
     cmd = [
         "gcc",
         "-std=c11",
@@ -36,9 +45,8 @@ def _build(out: Path, sanitize: bool) -> subprocess.CompletedProcess[str]:
         *(["-fsanitize=thread"] if sanitize else []),
         f"-I{ROOT / 'csrc'}",
         f"-I{sysconfig.get_paths()['include']}",
-        str(ROOT / "tests" / "c" / "stress_cells.c"),
-        str(ROOT / "csrc" / "convert.c"),
-        str(ROOT / "csrc" / "storage.c"),
+        str(ROOT / "tests" / "c" / f"{harness}.c"),
+        *(str(ROOT / "csrc" / name) for name in HARNESSES[harness]),
         f"-L{LIBDIR}",
         f"-lpython{LDVERSION}",
         f"-Wl,-rpath,{LIBDIR}",
@@ -53,11 +61,14 @@ def _build(out: Path, sanitize: bool) -> subprocess.CompletedProcess[str]:
 @pytest.mark.stress
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc to build the C harness")
 @pytest.mark.skipif(not LIBPYTHON.exists(), reason=f"needs {LIBPYTHON} to link against")
-def test_minmax_and_throughput_protocols_on_pthreads(tmp_path: Path) -> None:
-    exe = tmp_path / "stress_cells"
-    built = _build(exe, sanitize=True)
+@pytest.mark.parametrize("harness", sorted(HARNESSES))
+def test_cell_protocols_on_pthreads(tmp_path: Path, harness: str) -> None:
+    """stress_cells: AtomicMinMax and ThroughputMetric; stress_native: the
+    native histogram's hot/cold protocol, page freeing and schema lowering."""
+    exe = tmp_path / harness
+    built = _build(harness, exe, sanitize=True)
     if built.returncode != 0:  # no TSan runtime: still real threads, no race detector
-        built = _build(exe, sanitize=False)
+        built = _build(harness, exe, sanitize=False)
     assert built.returncode == 0, built.stderr
     env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1")
     env.pop("LD_PRELOAD", None)  # the ASan leg's preload must not reach a TSan binary
