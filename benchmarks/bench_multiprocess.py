@@ -31,8 +31,8 @@ import time
 from collections.abc import Callable
 
 from atomicmetrics import AtomicCounter, Registry, generate_text
-from atomicmetrics.arena import KIND_SERIES, Arena
 from atomicmetrics.multiprocess import MultiProcessRegistry
+from atomicmetrics.multiprocess.arena import KIND_SERIES, Arena
 
 
 def environment() -> str:

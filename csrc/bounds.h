@@ -1,5 +1,6 @@
 /* bounds.h -- bucket upper bounds shared by AtomicHistogram and
- * RuleExecutionMetric: validation (DESIGN §1) and the bucket search. */
+ * RuleExecutionMetric: their validation (the rules of the public bounds
+ * argument, stated at am_bounds_from) and the bucket search. */
 #ifndef AM_BOUNDS_H
 #define AM_BOUNDS_H
 

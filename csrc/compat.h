@@ -40,11 +40,12 @@ am_err_take(void)
 #endif
 }
 
-/* Cast a METH_FASTCALL (or other non-PyCFunction) implementation for a
- * PyMethodDef. Public from 3.11 on (Include/methodobject.h); 3.10 lacks it. */
-#ifndef _PyCFunction_CAST
-#define _PyCFunction_CAST(func) ((PyCFunction)(void (*)(void))(func))
-#endif
+/* A method implementation whose signature is not PyCFunction's
+ * (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS, a METH_CLASS method taking
+ * the type) as the PyCFunction a PyMethodDef holds. The detour through
+ * void (*)(void) is the cast -Wcast-function-type accepts; CPython calls
+ * the function through its real signature, chosen by the METH_* flags. */
+#define AM_METHOD(func) ((PyCFunction)(void (*)(void))(func))
 
 /* Member definitions: the Py_T_* / Py_READONLY spellings are public from
  * 3.12 on; before that they live in structmember.h. */

@@ -62,6 +62,46 @@ am_as_double(PyObject *obj, const char *what, double *out)
     return -1;
 }
 
+int
+am_match_keywords(const char *fname, const char *const *names, Py_ssize_t n,
+                  PyObject *const *kwvalues, PyObject *kwnames, PyObject **out)
+{
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(kwnames); k++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, k);  /* an exact str */
+        Py_ssize_t i = 0;
+        while (i < n && PyUnicode_CompareWithASCIIString(name, names[i]) != 0) {
+            i++;
+        }
+        if (i == n) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'",
+                         fname, name);
+            return -1;
+        }
+        if (out[i] != NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%U'",
+                         fname, name);
+            return -1;
+        }
+        out[i] = kwvalues[k];
+    }
+    return 0;
+}
+
+int
+am_too_many_arguments(const char *fname, Py_ssize_t n, Py_ssize_t nargs)
+{
+    PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)",
+                 fname, n, nargs);
+    return -1;
+}
+
+int
+am_missing_argument(const char *fname, const char *name)
+{
+    PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fname, name);
+    return -1;
+}
+
 PyObject *
 am_overflow(const char *op, int64_t cur, int64_t n)
 {

@@ -197,12 +197,12 @@ static PyMethodDef Counter_methods[] = {
     {"load", Counter_load, METH_NOARGS, Counter_load_doc},
     {"store", Counter_store, METH_O, Counter_store_doc},
     {"swap", Counter_swap, METH_O, Counter_swap_doc},
-    {"compare_and_swap", _PyCFunction_CAST(Counter_compare_and_swap), METH_FASTCALL,
+    {"compare_and_swap", AM_METHOD(Counter_compare_and_swap), METH_FASTCALL,
      Counter_compare_and_swap_doc},
     {"reset", Counter_reset, METH_NOARGS, Counter_reset_doc},
-    {"_from_buffer", _PyCFunction_CAST(Counter_from_buffer), METH_FASTCALL | METH_CLASS,
+    {"_from_buffer", AM_METHOD(Counter_from_buffer), METH_FASTCALL | METH_CLASS,
      Counter_from_buffer_doc},
-    {"_cell_bytes", (PyCFunction)(void (*)(void))am_word_cell_bytes, METH_NOARGS | METH_CLASS,
+    {"_cell_bytes", AM_METHOD(am_word_cell_bytes), METH_NOARGS | METH_CLASS,
      Counter_cell_bytes_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -239,9 +239,5 @@ static PyType_Spec Counter_spec = {
 int
 am_counter_register(PyObject *module, am_state *st)
 {
-    st->counter_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Counter_spec, NULL);
-    if (st->counter_type == NULL) {
-        return -1;
-    }
-    return PyModule_AddType(module, st->counter_type);
+    return am_add_type(module, &Counter_spec, &st->counter_type);
 }

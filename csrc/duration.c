@@ -282,12 +282,12 @@ static PyMethodDef Duration_methods[] = {
     {"load", Duration_load, METH_NOARGS, Duration_load_doc},
     {"seconds", Duration_seconds, METH_NOARGS, Duration_seconds_doc},
     {"store_ns", Duration_store_ns, METH_O, Duration_store_ns_doc},
-    {"compare_and_swap_ns", _PyCFunction_CAST(Duration_compare_and_swap_ns), METH_FASTCALL,
+    {"compare_and_swap_ns", AM_METHOD(Duration_compare_and_swap_ns), METH_FASTCALL,
      Duration_compare_and_swap_ns_doc},
     {"reset", Duration_reset, METH_NOARGS, Duration_reset_doc},
-    {"_from_buffer", _PyCFunction_CAST(Duration_from_buffer), METH_FASTCALL | METH_CLASS,
+    {"_from_buffer", AM_METHOD(Duration_from_buffer), METH_FASTCALL | METH_CLASS,
      Duration_from_buffer_doc},
-    {"_cell_bytes", (PyCFunction)(void (*)(void))am_word_cell_bytes, METH_NOARGS | METH_CLASS,
+    {"_cell_bytes", AM_METHOD(am_word_cell_bytes), METH_NOARGS | METH_CLASS,
      Duration_cell_bytes_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -334,9 +334,5 @@ am_duration_register(PyObject *module, am_state *st)
         return -1;
     }
     st->timedelta_type = (PyTypeObject *)td;
-    st->duration_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Duration_spec, NULL);
-    if (st->duration_type == NULL) {
-        return -1;
-    }
-    return PyModule_AddType(module, st->duration_type);
+    return am_add_type(module, &Duration_spec, &st->duration_type);
 }

@@ -151,11 +151,11 @@ static PyMethodDef Float_methods[] = {
     {"load", Float_load, METH_NOARGS, Float_load_doc},
     {"store", Float_store, METH_O, Float_store_doc},
     {"swap", Float_swap, METH_O, Float_swap_doc},
-    {"compare_and_swap", _PyCFunction_CAST(Float_compare_and_swap), METH_FASTCALL,
+    {"compare_and_swap", AM_METHOD(Float_compare_and_swap), METH_FASTCALL,
      Float_compare_and_swap_doc},
-    {"_from_buffer", _PyCFunction_CAST(Float_from_buffer), METH_FASTCALL | METH_CLASS,
+    {"_from_buffer", AM_METHOD(Float_from_buffer), METH_FASTCALL | METH_CLASS,
      Float_from_buffer_doc},
-    {"_cell_bytes", (PyCFunction)(void (*)(void))am_word_cell_bytes, METH_NOARGS | METH_CLASS,
+    {"_cell_bytes", AM_METHOD(am_word_cell_bytes), METH_NOARGS | METH_CLASS,
      Float_cell_bytes_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -192,9 +192,5 @@ static PyType_Spec Float_spec = {
 int
 am_float_register(PyObject *module, am_state *st)
 {
-    st->float_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Float_spec, NULL);
-    if (st->float_type == NULL) {
-        return -1;
-    }
-    return PyModule_AddType(module, st->float_type);
+    return am_add_type(module, &Float_spec, &st->float_type);
 }

@@ -53,23 +53,18 @@ hist_half(am_word *cell, Py_ssize_t nbuckets, unsigned h)
 typedef struct {
     double sum;
     int64_t count;
-    int64_t *buckets;  /* nbuckets entries: `stack` or PyMem_Malloc'd */
-    int64_t stack[AM_HC_STACK_WORDS];
+    am_hc_buf buckets;  /* nbuckets counts */
 } hist_raw;
 
 /* R1-R5 into `raw`; `reset` drops the data instead of merging it back.
- * Returns 0, or -1 with MemoryError set (before anything was touched). */
+ * Returns 0, or -1 with MemoryError set (before anything was touched).
+ * On success the caller frees raw->buckets. */
 static int
 hist_read(HistogramObject *self, int reset, hist_raw *raw)
 {
     Py_ssize_t nb = hist_nbuckets(self->bounds);
-    raw->buckets = raw->stack;
-    if (nb > AM_HC_STACK_WORDS) {
-        raw->buckets = PyMem_Malloc((size_t)nb * sizeof(int64_t));
-        if (raw->buckets == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
+    if (am_hc_buf_init(&raw->buckets, nb) < 0) {
+        return -1;
     }
     am_word *cell = self->cell;
     am_uword *ctl = (am_uword *)&cell[0];
@@ -84,29 +79,9 @@ hist_read(HistogramObject *self, int reset, hist_raw *raw)
     if (!reset && sum_bits != 0) {
         am_double_add_relaxed(&h[0], raw->sum);
     }
-    uint64_t count = 0;
-    for (Py_ssize_t i = 0; i < nb; i++) {
-        int64_t v = am_exchange_acq_rel(&c[1 + i], 0);
-        raw->buckets[i] = v;
-        count += (uint64_t)v;
-        if (!reset && v != 0) {
-            am_fetch_add_relaxed(&h[1 + i], v);
-        }
-    }
-    if (reset) {
-        am_hc_forget(ctl, count);
-    }
+    raw->count = am_hc_move_buckets(ctl, buckets[cold], buckets[!cold], nb, reset, raw->buckets.words);
     am_hc_unlock(ctl);                                  /* R5 */
-    raw->count = (int64_t)count;
     return 0;
-}
-
-static void
-hist_raw_free(hist_raw *raw)
-{
-    if (raw->buckets != raw->stack) {
-        PyMem_Free(raw->buckets);
-    }
 }
 
 static PyObject *
@@ -190,7 +165,7 @@ Histogram_count(PyObject *op, PyObject *Py_UNUSED(ignored))
     if (hist_read(HistogramObject_CAST(op), 0, &raw) < 0) {
         return NULL;
     }
-    hist_raw_free(&raw);
+    am_hc_buf_free(&raw.buckets);
     return PyLong_FromLongLong(raw.count);
 }
 
@@ -203,7 +178,7 @@ Histogram_sum(PyObject *op, PyObject *Py_UNUSED(ignored))
     if (hist_read(HistogramObject_CAST(op), 0, &raw) < 0) {
         return NULL;
     }
-    hist_raw_free(&raw);
+    am_hc_buf_free(&raw.buckets);
     return PyFloat_FromDouble(raw.sum);
 }
 
@@ -220,8 +195,8 @@ Histogram_bucket_counts(PyObject *op, PyObject *Py_UNUSED(ignored))
     if (hist_read(self, 0, &raw) < 0) {
         return NULL;
     }
-    PyObject *list = am_hc_int_list(raw.buckets, hist_nbuckets(self->bounds));
-    hist_raw_free(&raw);
+    PyObject *list = am_hc_int_list(raw.buckets.words, hist_nbuckets(self->bounds));
+    am_hc_buf_free(&raw.buckets);
     return list;
 }
 
@@ -241,7 +216,7 @@ Histogram_snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
     }
     PyObject *result = NULL;
     PyObject *args[4] = {self->bounds, NULL, NULL, NULL};
-    args[1] = am_hc_int_list(raw.buckets, hist_nbuckets(self->bounds));
+    args[1] = am_hc_int_list(raw.buckets.words, hist_nbuckets(self->bounds));
     if (args[1] == NULL) {
         goto error;
     }
@@ -258,7 +233,7 @@ error:
     Py_XDECREF(args[1]);
     Py_XDECREF(args[2]);
     Py_XDECREF(args[3]);
-    hist_raw_free(&raw);
+    am_hc_buf_free(&raw.buckets);
     return result;
 }
 
@@ -274,7 +249,7 @@ Histogram_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
     if (hist_read(HistogramObject_CAST(op), 1, &raw) < 0) {
         return NULL;
     }
-    hist_raw_free(&raw);
+    am_hc_buf_free(&raw.buckets);
     Py_RETURN_NONE;
 }
 
@@ -286,9 +261,9 @@ static PyMethodDef Histogram_methods[] = {
     {"bucket_counts", Histogram_bucket_counts, METH_NOARGS, Histogram_bucket_counts_doc},
     {"snapshot", Histogram_snapshot, METH_NOARGS, Histogram_snapshot_doc},
     {"reset", Histogram_reset, METH_NOARGS, Histogram_reset_doc},
-    {"_from_buffer", _PyCFunction_CAST(Histogram_from_buffer), METH_FASTCALL | METH_CLASS,
+    {"_from_buffer", AM_METHOD(Histogram_from_buffer), METH_FASTCALL | METH_CLASS,
      Histogram_from_buffer_doc},
-    {"_cell_bytes", (PyCFunction)(void (*)(void))Histogram_cell_bytes, METH_O | METH_CLASS,
+    {"_cell_bytes", AM_METHOD(Histogram_cell_bytes), METH_O | METH_CLASS,
      Histogram_cell_bytes_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -341,9 +316,5 @@ am_histogram_register(PyObject *module, am_state *st)
         PyErr_SetString(PyExc_SystemError, "HistogramSnapshot must have 4 fields");
         return -1;
     }
-    st->histogram_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Histogram_spec, NULL);
-    if (st->histogram_type == NULL) {
-        return -1;
-    }
-    return PyModule_AddType(module, st->histogram_type);
+    return am_add_type(module, &Histogram_spec, &st->histogram_type);
 }

@@ -3,42 +3,14 @@
  * recovery rules for dead writers and readers. Cold path only. */
 #include "hotcold.h"
 #include "bounds.h"
-
-#include <sched.h>
-#include <time.h>
-
-/* Spins with a CPU pause before the waits start yielding the CPU; the
- * deadline clock is read once every AM_HC_CLOCK_EVERY waits after that. */
-#define AM_HC_SPINS 128u
-#define AM_HC_CLOCK_EVERY 16u
-
-static int64_t
-am_hc_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* One step of a bounded wait: spin, then yield. Returns the current time
- * when it was read on this step, else 0. */
-static int64_t
-am_hc_pause(unsigned step)
-{
-    if (step < AM_HC_SPINS) {
-        am_cpu_relax();
-        return 0;
-    }
-    sched_yield();
-    return (step % AM_HC_CLOCK_EVERY) == 0 ? am_hc_now_ns() : 0;
-}
+#include "clock.h"
 
 void
 am_hc_lock(am_uword *ctl)
 {
     uint64_t seen = am_uload_acquire(ctl);
     int64_t start = 0;      /* when the wait began (0: not yet timed) */
-    int64_t stale_from = 0; /* since when no progress was seen */
+    int64_t stale_from = 0; /* since when no progress was seen (0: not yet timed) */
     for (unsigned step = 0;; step++) {
         if (!(seen & AM_HC_LOCK)) {
             uint64_t old = am_ufetch_or_acq_rel(ctl, AM_HC_LOCK);
@@ -48,22 +20,15 @@ am_hc_lock(am_uword *ctl)
             stale_from = 0;  /* it was free a moment ago: readers progress */
             seen = old;
         }
-        int64_t now = am_hc_pause(step);
+        int64_t now = am_backoff(step);
         uint64_t cur = am_uload_acquire(ctl);
         if ((cur ^ seen) & AM_HC_HOT) {
             stale_from = 0;  /* another reader swapped: it is alive */
         }
         seen = cur;
-        if (now == 0) {
-            continue;
-        }
-        if (start == 0) {
-            start = now;
-        }
-        if (stale_from == 0) {
-            stale_from = now;
-        }
-        if (now - stale_from >= AM_HC_STALE_LOCK_NS || now - start >= AM_HC_MAX_WAIT_NS) {
+        /* both timers run from the first reading: no short-circuit */
+        if (am_waited(now, &stale_from, AM_HC_STALE_LOCK_NS)
+            | am_waited(now, &start, AM_HC_MAX_WAIT_NS)) {
             /* Take the lock over: its bit stays set and is now ours. */
             am_ufetch_or_acq_rel(ctl, AM_HC_LOCK);
             return;
@@ -144,15 +109,10 @@ am_hc_swap(am_uword *ctl, am_word *const buckets[2], Py_ssize_t nbuckets)
     uint64_t got = am_hc_bucket_sum(buckets[cold], nbuckets);
     int64_t start = 0;
     for (unsigned step = 0; got < expected; step++) {  /* R3 */
-        int64_t now = am_hc_pause(step);
+        int64_t now = am_backoff(step);
         got = am_hc_bucket_sum(buckets[cold], nbuckets);
-        if (now != 0) {
-            if (start == 0) {
-                start = now;
-            }
-            else if (now - start >= AM_HC_COOLDOWN_NS) {
-                break;
-            }
+        if (am_waited(now, &start, AM_HC_COOLDOWN_NS)) {
+            break;
         }
     }
     if (got < expected) {
@@ -164,6 +124,47 @@ am_hc_swap(am_uword *ctl, am_word *const buckets[2], Py_ssize_t nbuckets)
         am_ufetch_add_acq_rel(ctl, got - expected);
     }
     return cold;
+}
+
+int64_t
+am_hc_move_buckets(am_uword *ctl, am_word *cold, am_word *hot, Py_ssize_t nbuckets, int reset,
+                   int64_t *out)
+{
+    uint64_t count = 0;
+    for (Py_ssize_t i = 0; i < nbuckets; i++) {
+        int64_t v = am_exchange_acq_rel(&cold[i], 0);
+        out[i] = v;
+        count += (uint64_t)v;
+        if (!reset && v != 0) {
+            am_fetch_add_relaxed(&hot[i], v);
+        }
+    }
+    if (reset) {
+        am_hc_forget(ctl, count);
+    }
+    return (int64_t)count;
+}
+
+int
+am_hc_buf_init(am_hc_buf *buf, Py_ssize_t n)
+{
+    buf->words = buf->stack;
+    if (n > AM_HC_STACK_WORDS) {
+        buf->words = PyMem_Malloc((size_t)n * sizeof(int64_t));
+        if (buf->words == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void
+am_hc_buf_free(am_hc_buf *buf)
+{
+    if (buf->words != buf->stack) {
+        PyMem_Free(buf->words);
+    }
 }
 
 PyObject *
@@ -178,9 +179,8 @@ am_hc_new(PyTypeObject *type, PyObject *bounds_arg, PyObject *view, PyObject *of
     am_word *arena = NULL;
     PyObject *owner = NULL;
     if (view != NULL) {
-        arena = am_words_in_view(view, offset, words * (Py_ssize_t)sizeof(am_word));
-        owner = arena ? am_pin_view(view) : NULL;  /* new reference */
-        if (owner == NULL) {
+        arena = am_view_words(view, offset, words * (Py_ssize_t)sizeof(am_word), &owner);
+        if (arena == NULL) {
             Py_DECREF(bounds);
             return NULL;
         }

@@ -148,9 +148,28 @@ PyObject *am_hc_alloc(PyTypeObject *type, Py_ssize_t nitems);
  * __post_init__. New reference, or NULL with an exception set. */
 PyObject *am_hc_build(PyObject *cls, PyObject *names, PyObject *const *values);
 
-/* Words of the C buffer readers copy into before building Python objects:
- * on the stack up to this many, else PyMem_Malloc'd before the lock. */
+/* R4 for the bucket words: exchange each of the cold half's `nbuckets`
+ * bucket words with 0 into out[]; a snapshot (reset == 0) adds them into the
+ * hot half's, a reset takes their total off `started` instead. Returns the
+ * total: the count of the operations read. */
+int64_t am_hc_move_buckets(am_uword *ctl, am_word *cold, am_word *hot, Py_ssize_t nbuckets,
+                           int reset, int64_t *out);
+
+/* The C buffer a reader copies the bucket counts into under the lock,
+ * before it builds any Python object: on the stack up to AM_HC_STACK_WORDS
+ * words, else PyMem_Malloc'd before the lock is taken. Not copyable (it
+ * may point into itself). */
 #define AM_HC_STACK_WORDS 64
+
+typedef struct {
+    int64_t *words;  /* `stack`, or PyMem_Malloc'd */
+    int64_t stack[AM_HC_STACK_WORDS];
+} am_hc_buf;
+
+/* Room for n words. Returns 0, or -1 with MemoryError set. */
+int am_hc_buf_init(am_hc_buf *buf, Py_ssize_t n);
+
+void am_hc_buf_free(am_hc_buf *buf);
 
 /* ---- the object both types share (cold paths only) ---------------------- */
 

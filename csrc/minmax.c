@@ -57,8 +57,8 @@
  * is bounded:
  *
  * Recovery (a resetter killed mid-reset in a shared arena, or descheduled /
- * stopped on free-threaded CPython): the waiting observe() spins
- * (am_cpu_relax) MM_SPINS times, then yields the CPU (sched_yield, thread
+ * stopped on free-threaded CPython): the waiting observe() backs off as
+ * every wait does (clock.h: spins, then yields the CPU with the thread
  * state detached so that it holds up neither other threads nor a
  * free-threaded stop-the-world), and once it has seen the same in-flight
  * (STARTED, DONE) pair for MM_STALE_NS it finishes the reset itself:
@@ -78,17 +78,13 @@
  * whatever instruction it died at.
  */
 #include "module.h"
-
-#include <sched.h>
-#include <time.h>
+#include "clock.h"
 
 enum { MM_STARTED, MM_DONE, MM_LO, MM_HI, MM_WORDS };
 
 #define MM_SIGN (UINT64_C(1) << 63)
 
-/* Bounds of observe()'s wait for an in-flight reset (see Recovery). */
-#define MM_SPINS 128u               /* CPU pauses before yielding */
-#define MM_CLOCK_EVERY 16u          /* yields between reads of the clock */
+/* Bound of observe()'s wait for an in-flight reset (see Recovery). */
 #define MM_STALE_NS 250000000LL     /* 0.25 s without progress: take over */
 
 typedef struct {
@@ -110,14 +106,6 @@ static inline uint64_t mm_lo_of(int64_t v) { return ~mm_hi_of(v); }
 static inline int64_t mm_of_hi(uint64_t w) { return (int64_t)(w ^ MM_SIGN); }
 static inline int64_t mm_of_lo(uint64_t w) { return (int64_t)(~w ^ MM_SIGN); }
 
-static int64_t
-mm_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* The clears of a reset whose DONE was `done`: each skipped once DONE moved
  * (the reset was finished by someone else). Idempotent. */
 static void
@@ -132,26 +120,26 @@ mm_clear(am_uword *w, uint64_t done)
 }
 
 /* observe()'s wait past its spins while a reset is in flight (cold path):
- * yield, and return once the reset finished, or after finishing it on the
- * resetter's behalf when it made no progress for MM_STALE_NS (see
- * Recovery). Plain C (no Python API): MinMax_observe runs it with the
- * thread state detached. */
+ * the yielding steps of the back-off (clock.h), returning once the reset
+ * finished, or after finishing it on the resetter's behalf when it made no
+ * progress for MM_STALE_NS (see Recovery). Plain C (no Python API):
+ * MinMax_observe runs it with the thread state detached. */
 static void
 mm_wait_for_reset(am_uword *w)
 {
     uint64_t s = am_uload_acquire(&w[MM_STARTED]);
     uint64_t d = am_uload_acquire(&w[MM_DONE]);
-    int64_t stale_from = mm_now_ns();  /* since when (s, d) did not move */
-    for (unsigned step = 1; d != s; step++) {
-        sched_yield();
+    int64_t stale_from = 0;  /* since when (s, d) did not move (0: not yet timed) */
+    for (unsigned step = AM_BACKOFF_SPINS; d != s; step++) {
+        int64_t now = am_backoff(step);
         uint64_t s2 = am_uload_acquire(&w[MM_STARTED]);
         uint64_t d2 = am_uload_acquire(&w[MM_DONE]);
         if (s2 != s || d2 != d) {
-            stale_from = mm_now_ns();  /* the resetters progress */
+            stale_from = 0;  /* the resetters progress */
             s = s2;
             d = d2;
         }
-        else if (step % MM_CLOCK_EVERY == 0 && mm_now_ns() - stale_from >= MM_STALE_NS) {
+        else if (am_waited(now, &stale_from, MM_STALE_NS)) {
             mm_clear(w, d);
             uint64_t expected = d;
             (void)am_ucas_acq_rel(&w[MM_DONE], &expected, s);
@@ -161,19 +149,19 @@ mm_wait_for_reset(am_uword *w)
 }
 
 /* observe(v) without yielding: returns 1 once v is recorded, or 0 when a
- * reset stayed in flight for MM_SPINS spins (nothing to undo: the caller
- * then waits with mm_wait_for_reset and calls again). */
+ * reset stayed in flight for the spinning steps of the back-off (nothing
+ * to undo: the caller then waits with mm_wait_for_reset and calls again). */
 static int
 mm_observe_spinning(am_uword *w, int64_t v)
 {
     uint64_t hi = mm_hi_of(v), lo = mm_lo_of(v);
-    for (unsigned spins = 0;;) {
+    for (unsigned step = 0;;) {
         uint64_t s = am_uload_acquire(&w[MM_STARTED]);
         if (am_uload_acquire(&w[MM_DONE]) != s) {
-            if (++spins > MM_SPINS) {
+            if (!am_backoff_spinning(step)) {
                 return 0;
             }
-            am_cpu_relax();
+            (void)am_backoff(step++);
             continue;
         }
         am_ufetch_max_acq_rel(&w[MM_HI], hi);
@@ -370,9 +358,9 @@ static PyMethodDef MinMax_methods[] = {
     {"max", MinMax_max, METH_NOARGS, MinMax_max_doc},
     {"snapshot", MinMax_snapshot, METH_NOARGS, MinMax_snapshot_doc},
     {"reset", MinMax_reset, METH_NOARGS, MinMax_reset_doc},
-    {"_from_buffer", _PyCFunction_CAST(MinMax_from_buffer), METH_FASTCALL | METH_CLASS,
+    {"_from_buffer", AM_METHOD(MinMax_from_buffer), METH_FASTCALL | METH_CLASS,
      MinMax_from_buffer_doc},
-    {"_cell_bytes", (PyCFunction)(void (*)(void))MinMax_cell_bytes, METH_NOARGS | METH_CLASS,
+    {"_cell_bytes", AM_METHOD(MinMax_cell_bytes), METH_NOARGS | METH_CLASS,
      MinMax_cell_bytes_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -411,9 +399,5 @@ static PyType_Spec MinMax_spec = {
 int
 am_minmax_register(PyObject *module, am_state *st)
 {
-    st->minmax_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &MinMax_spec, NULL);
-    if (st->minmax_type == NULL) {
-        return -1;
-    }
-    return PyModule_AddType(module, st->minmax_type);
+    return am_add_type(module, &MinMax_spec, &st->minmax_type);
 }

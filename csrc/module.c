@@ -1,6 +1,7 @@
-/* module.c -- atomicmetrics._core: multi-phase init, module state, and the
- * list of types. The module holds cells and their atomic operations only;
- * names, labels and formatting belong to the Python layers above it. */
+/* module.c -- atomicmetrics._core: multi-phase init, module state, the
+ * list of types, and what every type's registration and lifetime share.
+ * The module holds cells and their atomic operations only; names, labels
+ * and formatting belong to the Python layers above it. */
 #include "module.h"
 
 #include <assert.h>
@@ -13,16 +14,31 @@ am_get_state(PyObject *module)
     return (am_state *)state;
 }
 
-PyObject *
-am_import_attr(const char *module, const char *name)
+int
+am_add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **out)
 {
-    PyObject *mod = PyImport_ImportModule(module);
-    if (mod == NULL) {
-        return NULL;
+    PyTypeObject *type = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
+    if (type == NULL) {
+        return -1;
     }
-    PyObject *attr = PyObject_GetAttrString(mod, name);
-    Py_DECREF(mod);
-    return attr;
+    int rc = PyModule_AddType(module, type);  /* a reference of its own */
+    if (out != NULL) {
+        *out = type;
+    }
+    else {
+        Py_DECREF(type);
+    }
+    return rc;
+}
+
+void
+am_gc_dealloc(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    (void)tp->tp_clear(op);
+    tp->tp_free(op);
+    Py_DECREF(tp);
 }
 
 typedef int (*am_registrar)(PyObject *, am_state *);
@@ -38,6 +54,7 @@ static const am_registrar am_registrars[] = {
     am_rule_metric_register,
     am_throughput_register,
     am_ring_register,
+    am_null_sink_register,
     am_striped_register,
     am_fastcall_register,
 };

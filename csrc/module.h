@@ -36,7 +36,7 @@ typedef struct {
 am_state *am_get_state(PyObject *module);
 
 /* Each type file defines one registrar: create the heap type from its spec
- * with PyType_FromModuleAndSpec, store it in the state, add it to the module.
+ * (am_add_type), store it in the state, add it to the module.
  * Returns 0, or -1 with an exception set. */
 int am_counter_register(PyObject *module, am_state *st);
 int am_float_register(PyObject *module, am_state *st);
@@ -47,8 +47,19 @@ int am_native_histogram_register(PyObject *module, am_state *st);
 int am_rule_metric_register(PyObject *module, am_state *st);
 int am_throughput_register(PyObject *module, am_state *st);
 int am_ring_register(PyObject *module, am_state *st);
+int am_null_sink_register(PyObject *module, am_state *st);
 int am_striped_register(PyObject *module, am_state *st);
 int am_fastcall_register(PyObject *module, am_state *st);
+
+/* The body of a registrar: create the heap type of `spec` for `module` and
+ * add it to the module; *out (when not NULL) receives a strong reference
+ * for the state, even when adding fails (m_clear drops it then).
+ * Returns 0, or -1 with an exception set. */
+int am_add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **out);
+
+/* tp_dealloc of a GC heap type whose tp_clear drops every reference it
+ * holds: untracks, clears, frees the object, drops the type. */
+void am_gc_dealloc(PyObject *op);
 
 /* ---- argument conversion (convert.c) ----------------------------------- */
 
@@ -71,6 +82,46 @@ int am_as_double(PyObject *obj, const char *what, double *out);
  * Returns 0, or -1 with an exception set. */
 int am_ns_of_seconds(double x, const char *what, int64_t *out);
 
+/* ---- arguments of hand-written METH_FASTCALL | METH_KEYWORDS methods ----
+ *
+ * For methods whose parameters are all positional-or-keyword, named by the
+ * ASCII strings `names` (`n` of them), the first `required` of which must
+ * be given: out[i] receives the argument given for names[i] (borrowed), or
+ * NULL when it was not given. TypeError, worded like CPython's own, for
+ * more than n positional arguments, a missing required argument, an
+ * unknown keyword or a parameter given twice; `fname` names the method in
+ * the messages. Returns 0, or -1 with an exception set.
+ *
+ * Inline: a call with positional arguments only (the hot one) costs a few
+ * compares; keywords are matched out of line (convert.c), by name with
+ * PyUnicode_CompareWithASCIIString. */
+int am_match_keywords(const char *fname, const char *const *names, Py_ssize_t n,
+                      PyObject *const *kwvalues, PyObject *kwnames, PyObject **out);
+int am_too_many_arguments(const char *fname, Py_ssize_t n, Py_ssize_t nargs);
+int am_missing_argument(const char *fname, const char *name);
+
+static inline int
+am_parse_fastcall(const char *fname, const char *const *names, Py_ssize_t n,
+                  Py_ssize_t required, PyObject *const *args, Py_ssize_t nargs,
+                  PyObject *kwnames, PyObject **out)
+{
+    if (nargs > n) {
+        return am_too_many_arguments(fname, n, nargs);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        out[i] = i < nargs ? args[i] : NULL;
+    }
+    if (kwnames != NULL && am_match_keywords(fname, names, n, args + nargs, kwnames, out) < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = nargs; i < required; i++) {
+        if (out[i] == NULL) {
+            return am_missing_argument(fname, names[i]);
+        }
+    }
+    return 0;
+}
+
 /* Raise OverflowError for an operation whose int64 result would not fit.
  * Always returns NULL. */
 PyObject *am_overflow(const char *op, int64_t cur, int64_t n);
@@ -83,21 +134,18 @@ PyObject *am_overflow(const char *op, int64_t cur, int64_t n);
  * mmap'd arena shared by processes) and keeps a strong reference to the
  * view, which pins the export so the mapping cannot be closed under us. */
 
-/* Validate view/offset for `nbytes` of 8-byte-aligned words and return the
- * word pointer. `view` must be a writable C-contiguous memoryview.
- * Returns NULL with an exception set on error. Borrowed pointer: valid while
- * the caller holds a reference to `view`. */
-am_word *am_words_in_view(PyObject *view, PyObject *offset, Py_ssize_t nbytes);
-
-/* The owner to keep for words found by am_words_in_view: a new, private
- * memoryview on the same export (new reference; NULL with ValueError if
- * `view` was released). Keeping `view` itself is not enough: its holder can
- * call view.release() and then close the mmap under the cell (a crash, with
- * or without a GIL). A private view keeps the export alive until the cell
- * object dies, so mmap.close() raises BufferError instead. Call it AFTER
- * am_words_in_view: a release in between makes it fail, so success proves
- * the words stayed mapped. */
-PyObject *am_pin_view(PyObject *view);
+/* The words of a cell placed at `offset` of `view`, and their owner.
+ * Validates view/offset for `nbytes` of 8-byte-aligned words (`view` must
+ * be a writable C-contiguous memoryview), then pins the words: *owner
+ * receives a new, private memoryview on the same export (new reference).
+ * Keeping `view` itself is not enough: its holder can call view.release()
+ * and then close the mmap under the cell (a crash, with or without a GIL).
+ * A private view keeps the export alive until the cell object dies, so
+ * mmap.close() raises BufferError instead. The pin is taken after the
+ * checks, so a release in between makes it fail: success proves the words
+ * stayed mapped. Returns the words (valid while *owner lives), or NULL
+ * with an exception set and *owner NULL. */
+am_word *am_view_words(PyObject *view, PyObject *offset, Py_ssize_t nbytes, PyObject **owner);
 
 /* What every fixed-size cell type shares (counter, float, duration,
  * minmax): only cold paths live here; each type's hot paths stay in its own
@@ -107,7 +155,7 @@ PyObject *am_pin_view(PyObject *view);
  * storage (`own`) follows them:
  *   cell  -- immutable after construction: the object's own words, or arena words
  *   owner -- NULL when cell points at own storage; else a private view
- *            pinning the words (am_pin_view) */
+ *            pinning the words (am_view_words) */
 #define AM_CELL_HEAD \
     PyObject_HEAD \
     am_word *cell; \
@@ -133,7 +181,17 @@ PyObject *am_word_cell_bytes(PyTypeObject *type, PyObject *ignored);
 void am_cell_dealloc(PyObject *op);
 
 /* getattr(import_module(module), name): new reference, or NULL with an
- * exception set. For registrars that need a pure-Python leaf module. */
-PyObject *am_import_attr(const char *module, const char *name);
+ * exception set. For registrars that need a standard-library object. */
+static inline PyObject *
+am_import_attr(const char *module, const char *name)
+{
+    PyObject *mod = PyImport_ImportModule(module);
+    if (mod == NULL) {
+        return NULL;
+    }
+    PyObject *attr = PyObject_GetAttrString(mod, name);
+    Py_DECREF(mod);
+    return attr;
+}
 
 #endif /* AM_MODULE_H */

@@ -145,12 +145,11 @@
  * the lock loses at most the entry it was moving, and its lock is taken
  * over by the next reader after AM_HC_STALE_LOCK_NS.
  */
-#include "hotcold.h"
+#include "hotcold.h"  /* first: it brings Python.h, which must precede system headers */
+#include "clock.h"
 #include "native_bounds.h"
 
 #include <math.h>
-#include <sched.h>
-#include <time.h>
 
 /* Allocation of in-process blocks, pages and read buffers. Overridable so
  * that tests/c can drive the protocol on raw threads without an
@@ -281,28 +280,7 @@ nh_index_of_u(uint64_t u)
     return (int64_t)u + 1 - NH_BIAS;
 }
 
-/* ---- waiting --------------------------------------------------------------- */
-
-static int64_t
-nh_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* One step of a wait: spin with a CPU pause, then yield; returns the clock
- * when this step read it (every 16th yield), else 0. */
-static int64_t
-nh_backoff(unsigned step)
-{
-    if (step < 128u) {
-        am_cpu_relax();
-        return 0;
-    }
-    sched_yield();
-    return step % 16u == 0 ? nh_now_ns() : 0;
-}
+/* ---- the reader lock -------------------------------------------------------- */
 
 /* R1 (blocking). See the protocol: in-process locks are never taken over. */
 static void
@@ -318,7 +296,7 @@ nh_lock(const nh_hist *h)
             && !(am_ufetch_or_acq_rel(ctl, AM_HC_LOCK) & AM_HC_LOCK)) {
             return;
         }
-        (void)nh_backoff(step);
+        (void)am_backoff(step);
     }
 }
 
@@ -905,17 +883,12 @@ nh_fold(nh_hist *h, int mode, nh_snap *snap)
     uint64_t n = am_ufetch_add_acq_rel(ctl, AM_HC_HOT);                 /* R3 */
     int64_t expected = (int64_t)(n & AM_HC_COUNT) - before;
     int64_t got = nh_collect(h, a, NULL);                              /* R4 */
-    int64_t start = 0;
+    int64_t since = 0;
     for (unsigned step = 0; got < expected; step++) {
-        int64_t now = nh_backoff(step);
+        int64_t now = am_backoff(step);
         got = nh_collect(h, a, NULL);
-        if (h->capacity && now != 0) {
-            if (start == 0) {
-                start = now;
-            }
-            else if (now - start >= AM_HC_COOLDOWN_NS) {
-                break;
-            }
+        if (h->capacity && am_waited(now, &since, AM_HC_COOLDOWN_NS)) {
+            break;  /* arena only: in process the wait is unbounded (see Recovery) */
         }
     }
     if (got < expected) {  /* arena: writers died or stalled; stop waiting for them */
@@ -1078,10 +1051,9 @@ nh_new(PyTypeObject *type, const nh_config *cfg, PyObject *view, PyObject *offse
     Py_ssize_t capacity = 0;
     if (view != NULL) {
         capacity = nh_capacity(cfg->max_buckets);
-        arena = am_words_in_view(view, offset,
-                                 nh_arena_words(capacity) * (Py_ssize_t)sizeof(am_word));
-        owner = arena ? am_pin_view(view) : NULL;  /* new reference */
-        if (owner == NULL) {
+        arena = am_view_words(view, offset,
+                              nh_arena_words(capacity) * (Py_ssize_t)sizeof(am_word), &owner);
+        if (arena == NULL) {
             return NULL;
         }
     }
@@ -1219,16 +1191,23 @@ PyDoc_STRVAR(NativeHistogram_read_doc,
 "zero_count, count, sum, positive, negative) that\n"
 "atomicmetrics.NativeHistogramSnapshot is made of.");
 
+/* R1-R7: one fold (and the compaction it leaves due) under the lock. */
+static int
+nh_locked_fold(nh_hist *h, int mode, nh_snap *snap)
+{
+    nh_lock(h);
+    int rc = nh_fold(h, mode, snap);
+    nh_compact(h);
+    am_hc_unlock(nh_ctl(h));
+    return rc;
+}
+
 static PyObject *
 NativeHistogram_read(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     nh_hist *h = &NativeHistogramObject_CAST(op)->h;
     nh_snap snap;
-    nh_lock(h);
-    int rc = nh_fold(h, NH_SNAPSHOT, &snap);
-    nh_compact(h);
-    am_hc_unlock(nh_ctl(h));
-    if (rc < 0) {
+    if (nh_locked_fold(h, NH_SNAPSHOT, &snap) < 0) {
         return PyErr_NoMemory();
     }
     PyObject *result = NULL, *positive = NULL, *negative = NULL;
@@ -1257,10 +1236,7 @@ PyDoc_STRVAR(NativeHistogram_reset_doc,
 static PyObject *
 NativeHistogram_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
-    nh_hist *h = &NativeHistogramObject_CAST(op)->h;
-    nh_lock(h);
-    (void)nh_fold(h, NH_RESET, NULL);
-    am_hc_unlock(nh_ctl(h));
+    (void)nh_locked_fold(&NativeHistogramObject_CAST(op)->h, NH_RESET, NULL);
     Py_RETURN_NONE;
 }
 
@@ -1340,9 +1316,9 @@ static PyMethodDef NativeHistogram_methods[] = {
     {"_read", NativeHistogram_read, METH_NOARGS, NativeHistogram_read_doc},
     {"reset", NativeHistogram_reset, METH_NOARGS, NativeHistogram_reset_doc},
     {"__sizeof__", NativeHistogram_sizeof, METH_NOARGS, NativeHistogram_sizeof_doc},
-    {"_from_buffer", _PyCFunction_CAST(NativeHistogram_from_buffer), METH_FASTCALL | METH_CLASS,
+    {"_from_buffer", AM_METHOD(NativeHistogram_from_buffer), METH_FASTCALL | METH_CLASS,
      NativeHistogram_from_buffer_doc},
-    {"_cell_bytes", _PyCFunction_CAST(NativeHistogram_cell_bytes), METH_O | METH_CLASS,
+    {"_cell_bytes", AM_METHOD(NativeHistogram_cell_bytes), METH_O | METH_CLASS,
      NativeHistogram_cell_bytes_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -63,8 +63,7 @@
  * or a take never yields half-way; free-threaded GC stops the world.
  */
 #include "module.h"
-
-#include <time.h>
+#include "clock.h"
 
 #define AM_RING_CLOSED ((uint64_t)1 << 63)
 #define AM_RING_MAX_CAPACITY ((uint64_t)1 << 32)
@@ -109,14 +108,6 @@ typedef struct {
 } RingObject;
 
 #define RingObject_CAST(op) ((RingObject *)(op))
-
-static int64_t
-am_monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 ring_init_slots(RingObject *r)
@@ -473,23 +464,17 @@ check_max(PyObject *arg, Py_ssize_t *out)
     return 0;
 }
 
-PyDoc_STRVAR(Ring_pop_batch_doc,
-"pop_batch($self, max, /)\n--\n\n"
-"Take up to max calls, oldest first, as a list of (fn, args) tuples without\n"
-"applying them (processed is not counted). Empty list when the ring is empty.");
+/* A batch's work on one chunk of n calls just taken: they are its own, and
+ * it releases every one of them, even when it fails. Returns 0, or -1 with
+ * an exception set (the batch stops there). */
+typedef int (*ring_chunk_fn)(RingObject *r, am_call *calls, Py_ssize_t n, void *ctx);
 
-static PyObject *
-Ring_pop_batch(PyObject *op, PyObject *arg)
+/* Take up to `max` calls, oldest first, in chunks of at most AM_RING_CHUNK
+ * (one CAS on head each), handing each chunk to `fn`. Returns how many were
+ * taken, or -1 when `fn` failed. */
+static Py_ssize_t
+ring_drain(RingObject *r, Py_ssize_t max, ring_chunk_fn fn, void *ctx)
 {
-    RingObject *r = RingObject_CAST(op);
-    Py_ssize_t max;
-    if (check_max(arg, &max) < 0) {
-        return NULL;
-    }
-    PyObject *list = PyList_New(0);
-    if (list == NULL) {
-        return NULL;
-    }
     am_call buf[AM_RING_CHUNK];
     Py_ssize_t total = 0;
     while (total < max) {
@@ -498,27 +483,83 @@ Ring_pop_batch(PyObject *op, PyObject *arg)
         if (n == 0) {
             break;
         }
-        /* The calls are ours now: every one is released, even on error. */
-        int failed = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (!failed) {
-                PyObject *targs = call_args_tuple(&buf[i]);
-                PyObject *item = targs == NULL ? NULL : PyTuple_Pack(2, buf[i].fn, targs);
-                Py_XDECREF(targs);
-                if (item == NULL || PyList_Append(list, item) < 0) {
-                    failed = 1;
-                }
-                Py_XDECREF(item);
-            }
-            call_release(&buf[i]);
-        }
-        if (failed) {
-            Py_DECREF(list);
-            return NULL;
+        if (fn(r, buf, n, ctx) < 0) {
+            return -1;
         }
         total += n;
     }
+    return total;
+}
+
+/* pop_batch's chunk: append (fn, args) per call to the list `ctx`. */
+static int
+ring_pop_chunk(RingObject *Py_UNUSED(r), am_call *calls, Py_ssize_t n, void *ctx)
+{
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!failed) {
+            PyObject *targs = call_args_tuple(&calls[i]);
+            PyObject *item = targs == NULL ? NULL : PyTuple_Pack(2, calls[i].fn, targs);
+            Py_XDECREF(targs);
+            if (item == NULL || PyList_Append((PyObject *)ctx, item) < 0) {
+                failed = 1;
+            }
+            Py_XDECREF(item);
+        }
+        call_release(&calls[i]);
+    }
+    return failed ? -1 : 0;
+}
+
+PyDoc_STRVAR(Ring_pop_batch_doc,
+"pop_batch($self, max, /)\n--\n\n"
+"Take up to max calls, oldest first, as a list of (fn, args) tuples without\n"
+"applying them (processed is not counted). Empty list when the ring is empty.");
+
+static PyObject *
+Ring_pop_batch(PyObject *op, PyObject *arg)
+{
+    Py_ssize_t max;
+    if (check_max(arg, &max) < 0) {
+        return NULL;
+    }
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return NULL;
+    }
+    if (ring_drain(RingObject_CAST(op), max, ring_pop_chunk, list) < 0) {
+        Py_DECREF(list);
+        return NULL;
+    }
     return list;
+}
+
+/* apply_batch's chunk: apply each call, append (fn, exception) to the list
+ * `ctx` for each that raised, then count processed. Never fails. */
+static int
+ring_apply_chunk(RingObject *r, am_call *calls, Py_ssize_t n, void *ctx)
+{
+    uint64_t nfailed = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *res = call_apply(&calls[i]);
+        if (res == NULL) {
+            nfailed++;
+            PyObject *exc = am_err_take();
+            PyObject *pair = PyTuple_Pack(2, calls[i].fn, exc != NULL ? exc : Py_None);
+            if (pair == NULL || PyList_Append((PyObject *)ctx, pair) < 0) {
+                PyErr_Clear();  /* out of memory: the failure stays counted */
+            }
+            Py_XDECREF(pair);
+            Py_XDECREF(exc);
+        }
+        Py_XDECREF(res);
+        call_release(&calls[i]);
+    }
+    if (nfailed) {
+        am_ufetch_add_relaxed(&r->failed, nfailed);
+    }
+    am_ufetch_add_release(&r->processed, (uint64_t)n);
+    return 0;
 }
 
 PyDoc_STRVAR(Ring_apply_batch_doc,
@@ -531,7 +572,6 @@ PyDoc_STRVAR(Ring_apply_batch_doc,
 static PyObject *
 Ring_apply_batch(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
-    RingObject *r = RingObject_CAST(op);
     Py_ssize_t max;
     if (nargs != 2) {
         PyErr_Format(PyExc_TypeError, "apply_batch() takes exactly 2 arguments (%zd given)",
@@ -547,37 +587,7 @@ Ring_apply_batch(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
                      Py_TYPE(failures)->tp_name);
         return NULL;
     }
-    am_call buf[AM_RING_CHUNK];
-    Py_ssize_t total = 0;
-    while (total < max) {
-        Py_ssize_t want = max - total < AM_RING_CHUNK ? max - total : AM_RING_CHUNK;
-        Py_ssize_t n = ring_take(r, buf, want);
-        if (n == 0) {
-            break;
-        }
-        uint64_t nfailed = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *res = call_apply(&buf[i]);
-            if (res == NULL) {
-                nfailed++;
-                PyObject *exc = am_err_take();
-                PyObject *pair = PyTuple_Pack(2, buf[i].fn, exc != NULL ? exc : Py_None);
-                if (pair == NULL || PyList_Append(failures, pair) < 0) {
-                    PyErr_Clear();  /* out of memory: the failure stays counted */
-                }
-                Py_XDECREF(pair);
-                Py_XDECREF(exc);
-            }
-            Py_XDECREF(res);
-            call_release(&buf[i]);
-        }
-        if (nfailed) {
-            am_ufetch_add_relaxed(&r->failed, nfailed);
-        }
-        am_ufetch_add_release(&r->processed, (uint64_t)n);
-        total += n;
-    }
-    return PyLong_FromSsize_t(total);
+    return PyLong_FromSsize_t(ring_drain(RingObject_CAST(op), max, ring_apply_chunk, failures));
 }
 
 PyDoc_STRVAR(Ring_close_doc,
@@ -745,11 +755,11 @@ static PyGetSetDef Ring_getset[] = {
 };
 
 static PyMethodDef Ring_methods[] = {
-    {"record", _PyCFunction_CAST(Ring_record), METH_FASTCALL, Ring_record_doc},
-    {"try_push", _PyCFunction_CAST(Ring_try_push), METH_FASTCALL, Ring_try_push_doc},
+    {"record", AM_METHOD(Ring_record), METH_FASTCALL, Ring_record_doc},
+    {"try_push", AM_METHOD(Ring_try_push), METH_FASTCALL, Ring_try_push_doc},
     {"count_dropped", Ring_count_dropped, METH_NOARGS, Ring_count_dropped_doc},
     {"pop_batch", Ring_pop_batch, METH_O, Ring_pop_batch_doc},
-    {"apply_batch", _PyCFunction_CAST(Ring_apply_batch), METH_FASTCALL, Ring_apply_batch_doc},
+    {"apply_batch", AM_METHOD(Ring_apply_batch), METH_FASTCALL, Ring_apply_batch_doc},
     {"close", Ring_close, METH_NOARGS, Ring_close_doc},
     {"enqueued", Ring_enqueued, METH_NOARGS, Ring_enqueued_doc},
     {"taken", Ring_taken, METH_NOARGS, Ring_taken_doc},
@@ -792,56 +802,8 @@ static PyType_Spec Ring_spec = {
     .slots = Ring_slots,
 };
 
-/* ---- NullSink: the record() of a recorder that is switched off ---------- */
-
-PyDoc_STRVAR(NullSink_record_doc,
-"record($self, /, *args)\n--\n\n"
-"Accept any arguments, do nothing, return False.");
-
-static PyObject *
-NullSink_record(PyObject *Py_UNUSED(self), PyObject *const *Py_UNUSED(args),
-                Py_ssize_t Py_UNUSED(nargs))
-{
-    Py_RETURN_FALSE;
-}
-
-static PyMethodDef NullSink_methods[] = {
-    {"record", _PyCFunction_CAST(NullSink_record), METH_FASTCALL, NullSink_record_doc},
-    {NULL, NULL, 0, NULL},
-};
-
-PyDoc_STRVAR(NullSink_doc,
-"NullSink()\n--\n\n"
-"Private: base class of NullRecorder, whose record() is a C method that does\n"
-"nothing, so that a recorder switched off costs one bare C method call.");
-
-static PyType_Slot NullSink_slots[] = {
-    {Py_tp_methods, NullSink_methods},
-    {Py_tp_doc, (void *)NullSink_doc},
-    {0, NULL},
-};
-
-static PyType_Spec NullSink_spec = {
-    .name = "atomicmetrics._core.NullSink",
-    .basicsize = sizeof(PyObject),
-    .itemsize = 0,
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
-    .slots = NullSink_slots,
-};
-
 int
 am_ring_register(PyObject *module, am_state *st)
 {
-    st->ring_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Ring_spec, NULL);
-    if (st->ring_type == NULL || PyModule_AddType(module, st->ring_type) < 0) {
-        return -1;
-    }
-    /* Referenced by the module's dict only: no C code tests for this type. */
-    PyObject *sink = PyType_FromModuleAndSpec(module, &NullSink_spec, NULL);
-    if (sink == NULL) {
-        return -1;
-    }
-    int rc = PyModule_AddType(module, (PyTypeObject *)sink);
-    Py_DECREF(sink);
-    return rc;
+    return am_add_type(module, &Ring_spec, &st->ring_type);
 }

@@ -69,31 +69,18 @@ rule_half(am_word *cell, Py_ssize_t nbuckets, unsigned h)
 /* What a reader copies out under the lock. */
 typedef struct {
     int64_t count, total, errors, min_enc, max;
-    int64_t *buckets;  /* nbuckets entries: `stack` or PyMem_Malloc'd */
-    int64_t stack[AM_HC_STACK_WORDS];
+    am_hc_buf buckets;  /* nbuckets counts */
 } rule_raw;
 
-static void
-rule_raw_free(rule_raw *raw)
-{
-    if (raw->buckets != raw->stack) {
-        PyMem_Free(raw->buckets);
-    }
-}
-
 /* R1-R5 into `raw`; `reset` drops the data instead of merging it back.
- * Returns 0, or -1 with MemoryError set (before anything was touched). */
+ * Returns 0, or -1 with MemoryError set (before anything was touched).
+ * On success the caller frees raw->buckets. */
 static int
 rule_read(RuleObject *self, int reset, rule_raw *raw)
 {
     Py_ssize_t nb = rule_nbuckets(self->bounds);
-    raw->buckets = raw->stack;
-    if (nb > AM_HC_STACK_WORDS) {
-        raw->buckets = PyMem_Malloc((size_t)nb * sizeof(int64_t));
-        if (raw->buckets == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
+    if (am_hc_buf_init(&raw->buckets, nb) < 0) {
+        return -1;
     }
     am_word *cell = self->cell;
     am_uword *ctl = (am_uword *)&cell[0];
@@ -107,17 +94,9 @@ rule_read(RuleObject *self, int reset, rule_raw *raw)
     raw->errors = am_exchange_acq_rel(&c[RM_ERRORS], 0);
     raw->min_enc = am_exchange_acq_rel(&c[RM_MIN_ENC], 0);
     raw->max = am_exchange_acq_rel(&c[RM_MAX], 0);
-    uint64_t count = 0;
-    for (Py_ssize_t i = 0; i < nb; i++) {
-        int64_t v = am_exchange_acq_rel(&c[RM_BUCKETS + i], 0);
-        raw->buckets[i] = v;
-        count += (uint64_t)v;
-        if (!reset && v != 0) {
-            am_fetch_add_relaxed(&h[RM_BUCKETS + i], v);
-        }
-    }
+    raw->count = am_hc_move_buckets(ctl, buckets[cold], buckets[!cold], nb, reset,
+                                    raw->buckets.words);
     if (reset) {
-        am_hc_forget(ctl, count);
         am_fetch_add_relaxed(&cell[1], -raw->total);  /* release the reservation */
     }
     else {
@@ -127,7 +106,6 @@ rule_read(RuleObject *self, int reset, rule_raw *raw)
         am_hc_max_relaxed(&h[RM_MAX], raw->max);
     }
     am_hc_unlock(ctl);                                  /* R5 */
-    raw->count = (int64_t)count;
     return 0;
 }
 
@@ -211,50 +189,16 @@ PyDoc_STRVAR(Rule_record_doc,
 "2**63-1. Nothing is changed by a call that raises. Lock-free: four atomic\n"
 "operations (plus CAS for a new min or max), never waits.");
 
-/* Whether the keyword `name` (a str from kwnames) is the ASCII `want`. */
-static inline int
-rule_kw_is(PyObject *name, const char *want, Py_ssize_t len)
-{
-    return PyUnicode_IS_ASCII(name) && PyUnicode_GET_LENGTH(name) == len
-           && memcmp(PyUnicode_1BYTE_DATA(name), want, (size_t)len) == 0;
-}
+static const char *const Rule_record_params[] = {"duration_ns", "error"};
 
 static PyObject *
 Rule_record(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *dur = nargs > 0 ? args[0] : NULL;
-    PyObject *err = nargs > 1 ? args[1] : NULL;
-    if (nargs > 2) {
-        PyErr_Format(PyExc_TypeError, "record() takes at most 2 arguments (%zd given)", nargs);
+    PyObject *argv[2];  /* duration_ns, error (NULL: not given) */
+    if (am_parse_fastcall("record", Rule_record_params, 2, 1, args, nargs, kwnames, argv) < 0) {
         return NULL;
     }
-    if (kwnames != NULL) {
-        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(kwnames); k++) {
-            PyObject *name = PyTuple_GET_ITEM(kwnames, k);
-            PyObject **slot;
-            if (rule_kw_is(name, "error", 5)) {
-                slot = &err;
-            }
-            else if (rule_kw_is(name, "duration_ns", 11)) {
-                slot = &dur;
-            }
-            else {
-                PyErr_Format(PyExc_TypeError,
-                             "record() got an unexpected keyword argument '%U'", name);
-                return NULL;
-            }
-            if (*slot != NULL) {
-                PyErr_Format(PyExc_TypeError, "record() got multiple values for argument '%U'",
-                             name);
-                return NULL;
-            }
-            *slot = args[nargs + k];
-        }
-    }
-    if (dur == NULL) {
-        PyErr_SetString(PyExc_TypeError, "record() missing required argument 'duration_ns'");
-        return NULL;
-    }
+    PyObject *dur = argv[0], *err = argv[1];
     int64_t d;
     if (am_as_int64(dur, "duration_ns", &d) < 0) {
         return NULL;
@@ -340,7 +284,7 @@ rule_field_value(RuleObject *self, const rule_raw *raw, const rule_derived *d, e
     case RF_RATE:
         return PyFloat_FromDouble(d->error_rate);
     default:
-        return am_hc_int_list(raw->buckets, rule_nbuckets(self->bounds));
+        return am_hc_int_list(raw->buckets.words, rule_nbuckets(self->bounds));
     }
 }
 
@@ -354,7 +298,7 @@ rule_getter(PyObject *op, enum rule_field f)
     }
     rule_derived d = rule_derive(&raw);
     PyObject *v = rule_field_value(self, &raw, &d, f);
-    rule_raw_free(&raw);
+    am_hc_buf_free(&raw.buckets);
     return v;
 }
 
@@ -404,7 +348,7 @@ error:
     for (int f = 0; f < RF_NFIELDS; f++) {
         Py_XDECREF(fields[f]);
     }
-    rule_raw_free(&raw);
+    am_hc_buf_free(&raw.buckets);
     return result;
 }
 
@@ -420,12 +364,12 @@ Rule_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
     if (rule_read(RuleObject_CAST(op), 1, &raw) < 0) {
         return NULL;
     }
-    rule_raw_free(&raw);
+    am_hc_buf_free(&raw.buckets);
     Py_RETURN_NONE;
 }
 
 static PyMethodDef Rule_methods[] = {
-    {"record", _PyCFunction_CAST(Rule_record), METH_FASTCALL | METH_KEYWORDS, Rule_record_doc},
+    {"record", AM_METHOD(Rule_record), METH_FASTCALL | METH_KEYWORDS, Rule_record_doc},
     {"time", Rule_time, METH_NOARGS, Rule_time_doc},
     {"bounds", Rule_bounds, METH_NOARGS, Rule_bounds_doc},
     {"execution_count", Rule_execution_count, METH_NOARGS, Rule_execution_count_doc},
@@ -438,9 +382,9 @@ static PyMethodDef Rule_methods[] = {
     {"bucket_counts", Rule_bucket_counts, METH_NOARGS, Rule_bucket_counts_doc},
     {"snapshot", Rule_snapshot, METH_NOARGS, Rule_snapshot_doc},
     {"reset", Rule_reset, METH_NOARGS, Rule_reset_doc},
-    {"_from_buffer", _PyCFunction_CAST(Rule_from_buffer), METH_FASTCALL | METH_CLASS,
+    {"_from_buffer", AM_METHOD(Rule_from_buffer), METH_FASTCALL | METH_CLASS,
      Rule_from_buffer_doc},
-    {"_cell_bytes", (PyCFunction)(void (*)(void))Rule_cell_bytes, METH_O | METH_CLASS,
+    {"_cell_bytes", AM_METHOD(Rule_cell_bytes), METH_O | METH_CLASS,
      Rule_cell_bytes_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -502,9 +446,5 @@ am_rule_metric_register(PyObject *module, am_state *st)
     if (st->default_duration_bounds == NULL) {
         return -1;
     }
-    st->rule_metric_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Rule_spec, NULL);
-    if (st->rule_metric_type == NULL) {
-        return -1;
-    }
-    return PyModule_AddType(module, st->rule_metric_type);
+    return am_add_type(module, &Rule_spec, &st->rule_metric_type);
 }

@@ -2,7 +2,8 @@
  * and the cold-path boilerplate every fixed-size cell type shares. */
 #include "module.h"
 
-am_word *
+/* am_view_words without the pin: the words, borrowed from `view`. */
+static am_word *
 am_words_in_view(PyObject *view, PyObject *offset_obj, Py_ssize_t nbytes)
 {
     if (!PyMemoryView_Check(view)) {
@@ -37,12 +38,18 @@ am_words_in_view(PyObject *view, PyObject *offset_obj, Py_ssize_t nbytes)
     return (am_word *)p;
 }
 
-PyObject *
-am_pin_view(PyObject *view)
+am_word *
+am_view_words(PyObject *view, PyObject *offset, Py_ssize_t nbytes, PyObject **owner)
 {
+    *owner = NULL;
+    am_word *words = am_words_in_view(view, offset, nbytes);
+    if (words == NULL) {
+        return NULL;
+    }
     /* Shares the view's managed buffer (one more export on it), so the
      * underlying mapping outlives any release() of `view`. */
-    return PyMemoryView_FromObject(view);
+    *owner = PyMemoryView_FromObject(view);
+    return *owner == NULL ? NULL : words;
 }
 
 PyObject *
@@ -53,12 +60,9 @@ am_cell_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,
         PyErr_Format(PyExc_TypeError, "_from_buffer() takes 2 arguments (%zd given)", nargs);
         return NULL;
     }
-    am_word *words = am_words_in_view(args[0], args[1], nbytes);
+    PyObject *owner;  /* new reference */
+    am_word *words = am_view_words(args[0], args[1], nbytes, &owner);
     if (words == NULL) {
-        return NULL;
-    }
-    PyObject *owner = am_pin_view(args[0]);  /* new reference */
-    if (owner == NULL) {
         return NULL;
     }
     am_cell *self = (am_cell *)type->tp_alloc(type, 0);

@@ -440,9 +440,5 @@ static PyType_Spec Striped_spec = {
 int
 am_striped_register(PyObject *module, am_state *st)
 {
-    st->striped_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Striped_spec, NULL);
-    if (st->striped_type == NULL) {
-        return -1;
-    }
-    return PyModule_AddType(module, st->striped_type);
+    return am_add_type(module, &Striped_spec, &st->striped_type);
 }

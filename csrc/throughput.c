@@ -1,4 +1,5 @@
-/* throughput.c -- ThroughputCell: the C core of ThroughputMetric (DESIGN §2).
+/* throughput.c -- ThroughputCell: the C core of the public ThroughputMetric
+ * (src/atomicmetrics/throughput.py adds its defaults and snapshot()).
  *
  * Totals (events, samples, SLA violations) are int64 atomics; the sliding
  * window is a ring of n = window / resolution slots that record() rotates
@@ -57,9 +58,9 @@
  *   multiple of 2**24 windows (the sweeper handles partly idle rings).
  */
 #include "module.h"
+#include "clock.h"
 
 #include <math.h>
-#include <time.h>
 
 enum { TP_RS, TP_RD, TP_EVENTS, TP_SAMPLES, TP_VIOL, TP_PEAK, TP_T0, TP_LAST, TP_SWEEP, TP_HEAD };
 
@@ -70,12 +71,6 @@ enum { TP_RS, TP_RD, TP_EVENTS, TP_SAMPLES, TP_VIOL, TP_PEAK, TP_T0, TP_LAST, TP
 #define TP_TAG_HALF (UINT64_C(1) << (TP_TAG_BITS - 1))
 #define TP_MAX_SLOTS (INT64_C(1) << 20)  /* 8 MiB of ring; the sum of n counts fits in 63 bits */
 #define TP_BIAS (UINT64_C(1) << 63)
-
-#if defined(__linux__) && defined(CLOCK_MONOTONIC)
-#define TP_NATIVE_CLOCK 1  /* time.monotonic_ns() is clock_gettime(CLOCK_MONOTONIC) on Linux */
-#else
-#define TP_NATIVE_CLOCK 0
-#endif
 
 typedef struct {
     int64_t res_ns;      /* slot width, >= 1 */
@@ -184,7 +179,7 @@ tp_choose_clock(PyObject *clock, int *err)
         *err = 1;
         return NULL;
     }
-#if TP_NATIVE_CLOCK
+#if AM_MONOTONIC_IS_PYTHONS
     PyObject *mono = am_import_attr("time", "monotonic_ns");  /* new reference */
     if (mono == NULL) {
         *err = 1;
@@ -205,10 +200,8 @@ static int
 tp_now(ThroughputObject *self, int64_t *now)
 {
     if (self->clock == NULL) {
-#if TP_NATIVE_CLOCK
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        *now = (int64_t)ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
+#if AM_MONOTONIC_IS_PYTHONS
+        *now = am_monotonic_ns();
         return 0;
 #else
         PyErr_SetString(PyExc_RuntimeError, "ThroughputMetric has no clock");
@@ -399,12 +392,8 @@ tp_make(PyTypeObject *type, PyObject *window, PyObject *res, PyObject *sla, PyOb
     am_word *words = NULL;
     PyObject *owner = NULL;
     if (view != NULL) {
-        words = am_words_in_view(view, offset, (Py_ssize_t)nbytes);
+        words = am_view_words(view, offset, (Py_ssize_t)nbytes, &owner);  /* owner: new reference */
         if (words == NULL) {
-            return NULL;
-        }
-        owner = am_pin_view(view);  /* new reference */
-        if (owner == NULL) {
             return NULL;
         }
     }
@@ -540,45 +529,18 @@ PyDoc_STRVAR(Throughput_record_doc,
 "events or latency_ns, TypeError for non-ints, OverflowError outside int64\n"
 "or when events_processed() would leave it; nothing is changed then.");
 
+static const char *const Throughput_record_params[] = {"events", "latency_ns"};
+
 static PyObject *
 Throughput_record(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     ThroughputObject *self = ThroughputObject_CAST(op);
-    PyObject *events_obj = NULL, *latency_obj = NULL;
-    if (nargs > 2) {
-        PyErr_Format(PyExc_TypeError, "record() takes at most 2 arguments (%zd given)", nargs);
+    PyObject *argv[2];  /* events, latency_ns (NULL: not given) */
+    if (am_parse_fastcall("record", Throughput_record_params, 2, 0, args, nargs, kwnames, argv)
+        < 0) {
         return NULL;
     }
-    if (nargs > 0) {
-        events_obj = args[0];
-    }
-    if (nargs > 1) {
-        latency_obj = args[1];
-    }
-    if (kwnames != NULL) {
-        Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
-        for (Py_ssize_t j = 0; j < nkw; j++) {
-            PyObject *name = PyTuple_GET_ITEM(kwnames, j);
-            PyObject **slot;
-            if (PyUnicode_CompareWithASCIIString(name, "events") == 0) {
-                slot = &events_obj;
-            }
-            else if (PyUnicode_CompareWithASCIIString(name, "latency_ns") == 0) {
-                slot = &latency_obj;
-            }
-            else {
-                PyErr_Format(PyExc_TypeError,
-                             "record() got an unexpected keyword argument '%U'", name);
-                return NULL;
-            }
-            if (*slot != NULL) {
-                PyErr_Format(PyExc_TypeError, "record() got multiple values for argument '%U'",
-                             name);
-                return NULL;
-            }
-            *slot = args[nargs + j];
-        }
-    }
+    PyObject *events_obj = argv[0], *latency_obj = argv[1];
     int64_t events = 1, latency = 0, now, prev;
     if (events_obj != NULL && am_as_int64(events_obj, "events", &events) < 0) {
         return NULL;
@@ -796,7 +758,7 @@ static PyGetSetDef Throughput_getset[] = {
 };
 
 static PyMethodDef Throughput_methods[] = {
-    {"record", _PyCFunction_CAST(Throughput_record), METH_FASTCALL | METH_KEYWORDS,
+    {"record", AM_METHOD(Throughput_record), METH_FASTCALL | METH_KEYWORDS,
      Throughput_record_doc},
     {"events_processed", Throughput_events_processed, METH_NOARGS,
      Throughput_events_processed_doc},
@@ -809,9 +771,9 @@ static PyMethodDef Throughput_methods[] = {
     {"_read", Throughput_read, METH_NOARGS, Throughput_read_doc},
     {"reset", Throughput_reset, METH_NOARGS, Throughput_reset_doc},
     {"__sizeof__", Throughput_sizeof, METH_NOARGS, Throughput_sizeof_doc},
-    {"_from_buffer", _PyCFunction_CAST(Throughput_from_buffer), METH_FASTCALL | METH_CLASS,
+    {"_from_buffer", AM_METHOD(Throughput_from_buffer), METH_FASTCALL | METH_CLASS,
      Throughput_from_buffer_doc},
-    {"_cell_bytes", _PyCFunction_CAST(Throughput_cell_bytes), METH_FASTCALL | METH_CLASS,
+    {"_cell_bytes", AM_METHOD(Throughput_cell_bytes), METH_FASTCALL | METH_CLASS,
      Throughput_cell_bytes_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -844,10 +806,5 @@ static PyType_Spec Throughput_spec = {
 int
 am_throughput_register(PyObject *module, am_state *st)
 {
-    st->throughput_type =
-        (PyTypeObject *)PyType_FromModuleAndSpec(module, &Throughput_spec, NULL);
-    if (st->throughput_type == NULL) {
-        return -1;
-    }
-    return PyModule_AddType(module, st->throughput_type);
+    return am_add_type(module, &Throughput_spec, &st->throughput_type);
 }

@@ -2,8 +2,9 @@
 
 Recording a metric costs about one C method call, takes no lock, and stays
 exact under threads (GIL and free-threaded CPython) and forked workers. The
-public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
-(the mutex versions) and ``atomicmetrics.multiprocess`` are modules of their own.
+public names are re-exported here (docs/README.md maps each to its module);
+``atomicmetrics.reference`` (the mutex versions), ``atomicmetrics.multiprocess``
+and ``atomicmetrics.bench`` are modules of their own.
 """
 
 from __future__ import annotations

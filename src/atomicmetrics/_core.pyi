@@ -93,7 +93,13 @@ class _FastLookup:
 
 @final
 class _DefaultCall:
-    def __new__(cls, noarg: Callable[[], Any], fallback: Callable[..., Any], /) -> _DefaultCall: ...
+    def __new__(
+        cls,
+        noarg: Callable[[], Any],
+        fallback: Callable[..., Any],
+        one: Callable[[Any], Any] | None = None,
+        /,
+    ) -> _DefaultCall: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
 @final

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from atomicmetrics._core import AtomicHistogram
+from atomicmetrics._numeric import as_bounds
 from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
 
 __all__ = [
@@ -106,15 +106,14 @@ class AsyncMetricsConfig:
 
 
 def _check_buckets(value: object) -> tuple[float, ...]:
-    """The ``AtomicHistogram`` bounds rules (checked by building one: one
-    definition of the rules), as a ValueError naming the field."""
+    """The bucket bounds rules (``as_bounds``: a trailing +Inf is dropped), as a
+    ValueError naming the field."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise ValueError(f"duration_buckets_ns must be a sequence of numbers, not {value!r}")
     try:
-        AtomicHistogram(value)
+        return as_bounds(value)
     except (TypeError, ValueError) as e:
         raise ValueError(f"duration_buckets_ns: {e}") from None
-    return tuple(float(b) for b in value)
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,8 @@ class MetricsConfig:
     ``level``: a ``MetricsLevel``. ``async_metrics``: an
     ``AsyncMetricsConfig`` (used at ``BASIC``/``STANDARD``).
     ``duration_buckets_ns``: histogram bounds in nanoseconds (the
-    ``AtomicHistogram`` rules; stored as a tuple of floats). ``sla_ns``: the
+    ``AtomicHistogram`` rules; stored as a tuple of finite floats, a
+    trailing +Inf dropped). ``sla_ns``: the
     latency above which a throughput sample violates its SLA (int >= 0), or
     None for no SLA. ``window_s``: the throughput window in seconds (> 0).
 

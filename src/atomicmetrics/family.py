@@ -45,17 +45,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from types import MethodType
 from typing import ClassVar, Generic, Literal, TypeVar, cast
 
+from atomicmetrics import _fork
 from atomicmetrics._core import _FastLookup
-from atomicmetrics._forklocks import track
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.names import validate_text
-from atomicmetrics.samples import LabelPairs, MetricFamily
+from atomicmetrics.samples import LabelPairs, MetricFamily, MetricType, Sample
 from atomicmetrics.storage import CellKey, CellStorage
 
-__all__ = ["OVERFLOW_LABEL_VALUE", "CardinalityError", "Family", "LabelTexts", "OnOverflow"]
+__all__ = [
+    "OVERFLOW_LABEL_VALUE",
+    "CardinalityError",
+    "Family",
+    "FamilySpec",
+    "LabelTexts",
+    "OnOverflow",
+]
 
 ChildT = TypeVar("ChildT")
 OnOverflow = Literal["raise", "collapse"]
@@ -119,6 +127,25 @@ class LabelTexts:
         return found
 
 
+@dataclass(frozen=True)
+class FamilySpec:
+    """What every family is made of, whatever its type (the registry builds it).
+
+    ``name``, ``help`` and ``labelnames`` are validated by the registry;
+    ``storage`` makes the cells of every child; ``max_series`` and
+    ``on_overflow`` bound the children (see the module docstring). A family
+    type's own settings (buckets, window, mode) are keyword arguments of its
+    constructor, after the spec.
+    """
+
+    name: str
+    help: str
+    labelnames: tuple[str, ...]
+    storage: CellStorage
+    max_series: int | None = None
+    on_overflow: OnOverflow = "raise"
+
+
 class Family(Generic[ChildT]):
     """Base of the families a ``Registry`` makes; see the module docstring.
 
@@ -137,22 +164,14 @@ class Family(Generic[ChildT]):
     help: str
     labelnames: tuple[str, ...]
 
-    def __init__(
-        self,
-        name: str,
-        help: str,
-        labelnames: tuple[str, ...],
-        storage: CellStorage,
-        *,
-        max_series: int | None,
-        on_overflow: OnOverflow,
-    ) -> None:
-        self.name = name
-        self.help = help
+    def __init__(self, spec: FamilySpec) -> None:
+        labelnames = spec.labelnames
+        self.name = spec.name
+        self.help = spec.help
         self.labelnames = labelnames
-        self._storage = storage  # immutable
-        self._max_series = max_series  # immutable
-        self._on_overflow = on_overflow  # immutable
+        self._storage = spec.storage  # immutable
+        self._max_series = spec.max_series  # immutable
+        self._on_overflow = spec.on_overflow  # immutable
         # Read without a lock (one dict read on the fast path); written only
         # under _lock, always with a fully built child; never replaced. Keyed
         # by _dict_key(values): the value itself in a one-label family (what
@@ -167,7 +186,7 @@ class Family(Generic[ChildT]):
         # forever; tests/stress/test_reentrancy.py). A creation that was
         # re-entered sees _generation moved and checks again before it
         # publishes anything.
-        self._lock = threading.RLock()  # renewed in a fork child (_forklocks)
+        self._lock = threading.RLock()  # renewed in a fork child (_fork)
         self._generation = 0  # guarded by _lock: bumped on every insert and removal
         self._only: ChildT | None = None  # the child of an unlabelled family
         # Read side: rendered label texts of the last scrape (see LabelTexts);
@@ -176,7 +195,7 @@ class Family(Generic[ChildT]):
         # Read side: each child's label pairs as of the last scrape, keyed as
         # _children; replaced by each scrape, never mutated.
         self._pairs: dict[str | tuple[str, ...], LabelPairs] = {}
-        track(self)
+        _fork.register(self)
         # labels() with only exact-str values: one C call, one dict read.
         self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
         if not labelnames:
@@ -314,9 +333,20 @@ class Family(Generic[ChildT]):
                 self._generation = generation + 1
                 return child
 
-    def _renew_locks(self) -> None:
+    def _after_fork_in_child(self) -> None:
         """In a fork child: the parent thread that held ``_lock`` is gone."""
         self._lock = threading.RLock()
+
+    def _discard(self, labelvalues: tuple[str, ...]) -> None:
+        """Forget the child of ``labelvalues`` here only, without telling the
+        storage: the multi-process registry calls it when another process
+        removed that label set, so that ``labels()`` makes it afresh."""
+        with self._lock:
+            child = self._children.pop(self._dict_key(labelvalues), None)
+            if child is not None:
+                if child is self._overflow:
+                    self._overflow = None
+                self._generation += 1
 
     def _only_child(self) -> ChildT:
         """The child of an unlabelled family; ValueError on a labelled one."""
@@ -358,6 +388,14 @@ class Family(Generic[ChildT]):
     def _keep_texts(self, texts: LabelTexts) -> None:
         """Keep a finished scrape's texts for the next one."""
         self._texts = texts.fresh
+
+    def _part(
+        self, suffix: str, kind: MetricType, what: str, samples: list[Sample]
+    ) -> MetricFamily:
+        """One exposed family of a composite family: ``<name><suffix>``, its help
+        the family's help with ``what`` in parentheses (``what`` alone without one)."""
+        help = f"{self.help} ({what})" if self.help else what
+        return MetricFamily(self.name + suffix, kind, help, tuple(samples))
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> ChildT:
         raise NotImplementedError

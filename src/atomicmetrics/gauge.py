@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 from atomicmetrics._core import AtomicCounter, AtomicFloat
-from atomicmetrics.family import Family, OnOverflow
+from atomicmetrics.family import Family, FamilySpec
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
-from atomicmetrics.storage import CellStorage, MultiprocessMode
+from atomicmetrics.storage import MultiprocessMode
 
 __all__ = ["Gauge", "GaugeFamily"]
 
@@ -80,21 +80,9 @@ class GaugeFamily(Family[Gauge]):
 
     _proxied: ClassVar[tuple[str, ...]] = ("set", "inc", "dec", "set_to_current_time", "value")
 
-    def __init__(
-        self,
-        name: str,
-        help: str,
-        labelnames: tuple[str, ...],
-        storage: CellStorage,
-        *,
-        max_series: int | None,
-        on_overflow: OnOverflow,
-        multiprocess_mode: MultiprocessMode,
-    ) -> None:
+    def __init__(self, spec: FamilySpec, *, multiprocess_mode: MultiprocessMode) -> None:
         self.multiprocess_mode = multiprocess_mode
-        super().__init__(
-            name, help, labelnames, storage, max_series=max_series, on_overflow=on_overflow
-        )
+        super().__init__(spec)
 
     def set(self, value: float) -> None:
         """``Gauge.set`` of the only child; ``ValueError`` on a labelled family."""

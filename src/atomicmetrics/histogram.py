@@ -16,11 +16,10 @@ from types import TracebackType
 from typing import ClassVar, ParamSpec, TypeVar
 
 from atomicmetrics._core import AtomicHistogram
-from atomicmetrics.family import Family, OnOverflow
+from atomicmetrics.family import Family, FamilySpec
 from atomicmetrics.formatting import format_bound
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
 from atomicmetrics.snapshots import HistogramSnapshot
-from atomicmetrics.storage import CellStorage
 
 __all__ = [
     "DEFAULT_BUCKETS_S",
@@ -162,22 +161,10 @@ class HistogramFamily(Family[Histogram]):
 
     _proxied: ClassVar[tuple[str, ...]] = ("observe", "snapshot", "time")
 
-    def __init__(
-        self,
-        name: str,
-        help: str,
-        labelnames: tuple[str, ...],
-        storage: CellStorage,
-        *,
-        max_series: int | None,
-        on_overflow: OnOverflow,
-        bounds: tuple[float, ...],
-    ) -> None:
+    def __init__(self, spec: FamilySpec, *, bounds: tuple[float, ...]) -> None:
         self.bounds = bounds
         self._le = le_values(bounds)
-        super().__init__(
-            name, help, labelnames, storage, max_series=max_series, on_overflow=on_overflow
-        )
+        super().__init__(spec)
 
     def observe(self, x: float) -> None:
         """``Histogram.observe`` of the only child; ``ValueError`` on a labelled family."""

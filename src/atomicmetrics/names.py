@@ -1,4 +1,4 @@
-"""Metric and label name rules of the classic Prometheus data model (DESIGN §3).
+"""Metric and label name rules of the classic Prometheus data model.
 
 * metric names match ``[a-zA-Z_:][a-zA-Z0-9_:]*``;
 * label names match ``[a-zA-Z_][a-zA-Z0-9_]*``, do not start with ``__``

@@ -8,7 +8,7 @@ applies each call in the caller; ``NullRecorder`` ignores it. The three share
 one interface (``record``, ``flush``, ``close``, ``stats``, context manager)
 and ``make_recorder(config)`` picks one from a ``MetricsConfig``'s level.
 
-Decisions (DESIGN §4 leaves them open; docs/recorder.md has the reasoning):
+Decisions (docs/recorder.md has the reasoning):
 
 * Failing calls are logged on the ``atomicmetrics`` logger at WARNING, at
   most one record per recorder per second: the first failure of a quiet
@@ -39,6 +39,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from atomicmetrics import _fork
 from atomicmetrics._closing import ClosingContext
 from atomicmetrics._core import AtomicCounter, NullSink, Ring
 from atomicmetrics.config import AsyncMetricsConfig, MetricsConfig, MetricsLevel
@@ -247,6 +248,7 @@ class AsyncMetricRecorder(_Collecting, ClosingContext):
         self._pid = os.getpid()  # the process whose threads are the workers
         self._start_workers()
         _LIVE.add(self)
+        _fork.register(self)
 
     def _init_process_state(self) -> None:
         """Locks, conditions and worker handles: made anew in a fork child."""
@@ -319,6 +321,8 @@ class AsyncMetricRecorder(_Collecting, ClosingContext):
             self._work.notify()
 
     def _after_fork_in_child(self) -> None:
+        """In a fork child (``_fork``): an empty ring, fresh locks, no workers
+        until the first accepted ``record()``."""
         self._ring.reset_after_fork()
         self._init_process_state()
 
@@ -532,16 +536,11 @@ def make_recorder(config: MetricsConfig) -> Recorder:
     return AsyncMetricRecorder(config.async_metrics)
 
 
-# ---- process-wide hooks: fork and interpreter exit --------------------------
+# ---- process-wide hook: interpreter exit (the fork hook is _fork's) ----------
 
 #: Recorders alive in this process (weak: a recorder dies with its last
-#: reference). Read by the fork and exit hooks below.
+#: reference). Read by the exit hook below.
 _LIVE: weakref.WeakSet[AsyncMetricRecorder] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for recorder in list(_LIVE):
-        recorder._after_fork_in_child()
 
 
 def _close_all_at_exit() -> None:
@@ -549,6 +548,4 @@ def _close_all_at_exit() -> None:
         recorder.close()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_close_all_at_exit)

@@ -17,9 +17,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from fractions import Fraction
 
-from atomicmetrics._bounds import as_bounds
-from atomicmetrics._float64 import as_double, same_bits
-from atomicmetrics._int64 import INT64_MAX, as_int64, check_int64
+from atomicmetrics._numeric import INT64_MAX, as_bounds, as_double, as_int64, check_int64, same_bits
 from atomicmetrics.native_histogram import NativeHistogramSnapshot
 from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS, RuleTimer
 from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot

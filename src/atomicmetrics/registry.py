@@ -1,7 +1,7 @@
 """The registry: makes metric families by name and collects them for exposition.
 
 ``Registry()`` holds families (made by its factories) and custom collectors
-(``register``); ``REGISTRY`` is the default one. Rules (DESIGN §3):
+(``register``); ``REGISTRY`` is the default one. Rules:
 
 * Asking again for a family with the same name, type and label names (and
   the same buckets / window / cardinality settings) returns the same family
@@ -30,20 +30,13 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from atomicmetrics._core import AtomicHistogram
-from atomicmetrics._forklocks import track
-from atomicmetrics._int64 import as_int64
-from atomicmetrics.composite import (
-    RuleExecutionFamily,
-    ThroughputFamily,
-    rule_execution_names,
-    throughput_names,
-)
+from atomicmetrics import _fork
+from atomicmetrics._numeric import as_bounds, as_int64
 from atomicmetrics.counter import CounterFamily
-from atomicmetrics.family import Family, OnOverflow
+from atomicmetrics.family import Family, FamilySpec, OnOverflow
 from atomicmetrics.gauge import GaugeFamily
 from atomicmetrics.histogram import DEFAULT_BUCKETS_S, HistogramFamily
-from atomicmetrics.json_snapshot import snapshot_families
+from atomicmetrics.json_export import snapshot_families
 from atomicmetrics.names import (
     counter_family_name,
     counter_names,
@@ -53,6 +46,7 @@ from atomicmetrics.names import (
     validate_metric_name,
     validate_text,
 )
+from atomicmetrics.rule_family import RuleExecutionFamily, rule_execution_names
 from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
 from atomicmetrics.samples import Collector, MetricFamily
 from atomicmetrics.storage import (
@@ -62,6 +56,7 @@ from atomicmetrics.storage import (
     MultiprocessMode,
 )
 from atomicmetrics.throughput import ThroughputMetric
+from atomicmetrics.throughput_family import ThroughputFamily, throughput_names
 
 if TYPE_CHECKING:
     from atomicmetrics.prometheus_bridge import PrometheusCollector
@@ -88,7 +83,7 @@ class Registry:
         # a factory (tests/stress/test_reentrancy.py).
         self._lock = threading.RLock()
         self._generation = 0  # guarded by _lock: bumped by every change below
-        track(self)
+        _fork.register(self)
         self._families: dict[str, Family[Any]] = {}  # by family name
         self._claims: dict[str, str] = {}  # exposed name -> family name claiming it
         self._settings: dict[str, dict[str, Any]] = {}  # family name -> factory settings
@@ -109,15 +104,8 @@ class Registry:
     ) -> CounterFamily:
         """A counter family, exposed as ``<name>_total`` (``name`` may end in ``_total``)."""
         family_name = counter_family_name(validate_metric_name(name))
-        labels = validate_labelnames(labelnames, histogram=False)
-        return self._get_or_create(
-            CounterFamily,
-            counter_names(family_name),
-            family_name,
-            help,
-            labels,
-            **_limits(max_series, on_overflow),
-        )
+        spec = self._spec(family_name, help, labelnames, max_series, on_overflow)
+        return self._get_or_create(CounterFamily, counter_names(family_name), spec)
 
     def gauge(
         self,
@@ -132,19 +120,13 @@ class Registry:
         """A gauge family. ``multiprocess_mode`` (``all``, ``livesum``, ``max``,
         ``min``, ``mostrecent``) matters only in a multi-process registry."""
         validate_metric_name(name)
-        labels = validate_labelnames(labelnames, histogram=False)
+        spec = self._spec(name, help, labelnames, max_series, on_overflow)
         if multiprocess_mode not in MULTIPROCESS_MODES:
             raise ValueError(
                 f"multiprocess_mode must be one of {MULTIPROCESS_MODES}, not {multiprocess_mode!r}"
             )
         return self._get_or_create(
-            GaugeFamily,
-            gauge_names(name),
-            name,
-            help,
-            labels,
-            **_limits(max_series, on_overflow),
-            multiprocess_mode=multiprocess_mode,
+            GaugeFamily, gauge_names(name), spec, multiprocess_mode=multiprocess_mode
         )
 
     def histogram(
@@ -160,17 +142,9 @@ class Registry:
         """A histogram family; ``buckets`` are upper bounds in seconds
         (``AtomicHistogram``'s rules; default 5 ms to 10 s). ``le`` is reserved."""
         validate_metric_name(name)
-        labels = validate_labelnames(labelnames, histogram=True)
-        bounds = _bounds(buckets)
-        return self._get_or_create(
-            HistogramFamily,
-            histogram_names(name),
-            name,
-            help,
-            labels,
-            **_limits(max_series, on_overflow),
-            bounds=bounds,
-        )
+        spec = self._spec(name, help, labelnames, max_series, on_overflow, le_reserved=True)
+        bounds = as_bounds(buckets)
+        return self._get_or_create(HistogramFamily, histogram_names(name), spec, bounds=bounds)
 
     def rule_execution(
         self,
@@ -183,18 +157,12 @@ class Registry:
         on_overflow: OnOverflow = "raise",
     ) -> RuleExecutionFamily:
         """A family of ``RuleExecutionMetric``; ``buckets`` in nanoseconds.
-        Exposed as five families (see ``atomicmetrics.composite``)."""
+        Exposed as five families (see ``atomicmetrics.rule_family``)."""
         validate_metric_name(name)
-        labels = validate_labelnames(labelnames, histogram=True)
+        spec = self._spec(name, help, labelnames, max_series, on_overflow, le_reserved=True)
         bounds = _rule_bounds(buckets)
         return self._get_or_create(
-            RuleExecutionFamily,
-            rule_execution_names(name),
-            name,
-            help,
-            labels,
-            **_limits(max_series, on_overflow),
-            bounds=bounds,
+            RuleExecutionFamily, rule_execution_names(name), spec, bounds=bounds
         )
 
     def throughput(
@@ -210,34 +178,53 @@ class Registry:
         on_overflow: OnOverflow = "raise",
     ) -> ThroughputFamily:
         """A family of ``ThroughputMetric`` (``ThroughputMetric``'s rules for the
-        window and SLA). Exposed as five families (see ``atomicmetrics.composite``)."""
+        window and SLA). Exposed as five families (see ``atomicmetrics.throughput_family``)."""
         validate_metric_name(name)
-        labels = validate_labelnames(labelnames, histogram=False)
+        spec = self._spec(name, help, labelnames, max_series, on_overflow)
         ThroughputMetric(window_s=window_s, resolution_s=resolution_s, sla_ns=sla_ns)  # validates
         return self._get_or_create(
             ThroughputFamily,
             throughput_names(name),
-            name,
-            help,
-            labels,
-            **_limits(max_series, on_overflow),
+            spec,
             window_s=window_s,
             resolution_s=resolution_s,
             sla_ns=sla_ns,
         )
 
-    def _get_or_create(
+    def _spec(
         self,
-        cls: type[F],
-        claims: frozenset[str],
         name: str,
         help: str,
-        labelnames: tuple[str, ...],
-        **settings: Any,
-    ) -> F:
+        labelnames: Iterable[str],
+        max_series: int | None,
+        on_overflow: OnOverflow,
+        *,
+        le_reserved: bool = False,
+    ) -> FamilySpec:
+        """The validated spec of every factory (``le`` is reserved in histograms)."""
+        labels = validate_labelnames(labelnames, histogram=le_reserved)
+        if max_series is not None:
+            max_series = as_int64(max_series, "max_series")
+            if max_series < 1:
+                raise ValueError(f"max_series must be >= 1 or None, not {max_series}")
+        if on_overflow not in ("raise", "collapse"):
+            raise ValueError(f"on_overflow must be 'raise' or 'collapse', not {on_overflow!r}")
         if not isinstance(help, str):
             raise TypeError(f"help must be a str, not {type(help).__name__}")
         validate_text(help, "help text")
+        return FamilySpec(name, help, labels, self._storage, max_series, on_overflow)
+
+    def _get_or_create(
+        self, cls: type[F], claims: frozenset[str], spec: FamilySpec, **own: Any
+    ) -> F:
+        """The family ``spec.name``: the existing one if it matches, else a new one.
+
+        ``own`` are the family type's own settings (buckets, window, mode);
+        they, the type, the label names and the series limits must match an
+        existing family's.
+        """
+        name, labelnames = spec.name, spec.labelnames
+        settings = {"max_series": spec.max_series, "on_overflow": spec.on_overflow, **own}
         with self._lock:
             while True:
                 existing = self._families.get(name)
@@ -253,7 +240,7 @@ class Registry:
                 generation = self._generation
                 # Building may run a signal handler or a GC finalizer on this
                 # thread that makes families itself (the lock is reentrant).
-                family = cls(name, help, labelnames, self._storage, **settings)
+                family = cls(spec, **own)
                 claimed = {**self._claims, **dict.fromkeys(claims, name)}
                 collectors: tuple[Collector, ...] = (*self._collectors, family)
                 # The commit: stores only, nothing can re-enter between the
@@ -307,7 +294,7 @@ class Registry:
                 del self._settings[collector.name]
                 self._claims = {k: v for k, v in self._claims.items() if v != collector.name}
 
-    def _renew_locks(self) -> None:
+    def _after_fork_in_child(self) -> None:
         """In a fork child: the parent thread that held ``_lock`` is gone."""
         self._lock = threading.RLock()
 
@@ -326,7 +313,7 @@ class Registry:
         """Everything ``collect()`` yields as strict JSON data.
 
         Shape: ``{family name: {"type", "help", "samples": [{"name",
-        "labels", "value"}]}}`` (see ``atomicmetrics.json_snapshot``);
+        "labels", "value"}]}}`` (see ``atomicmetrics.json_export``);
         non-finite values are the strings ``"NaN"``, ``"+Inf"``, ``"-Inf"``.
         """
         return snapshot_families(self.collect())
@@ -350,30 +337,15 @@ def _collect_all(collectors: tuple[Collector, ...]) -> Iterator[MetricFamily]:
         yield from collector.collect()
 
 
-def _limits(max_series: int | None, on_overflow: str) -> dict[str, Any]:
-    if max_series is not None:
-        max_series = as_int64(max_series, "max_series")
-        if max_series < 1:
-            raise ValueError(f"max_series must be >= 1 or None, not {max_series}")
-    if on_overflow not in ("raise", "collapse"):
-        raise ValueError(f"on_overflow must be 'raise' or 'collapse', not {on_overflow!r}")
-    return {"max_series": max_series, "on_overflow": on_overflow}
-
-
-def _bounds(buckets: Sequence[float]) -> tuple[float, ...]:
-    """Bucket bounds checked and normalized by ``AtomicHistogram``'s own rules."""
-    return AtomicHistogram(buckets).bounds()
-
-
 def _rule_bounds(buckets: Sequence[float]) -> tuple[float, ...]:
-    """``_bounds`` of nanosecond buckets that stay strictly increasing in seconds.
+    """``as_bounds`` of nanosecond buckets that stay strictly increasing in seconds.
 
     They are exposed divided by 1e9: two bounds a few ULPs apart, or -5e-324
     and 0.0, become one ``le`` value (``-0.0`` and ``0.0`` are equal), which
     OpenMetrics parsers refuse as buckets out of order (found by
     scripts/fuzz_api.py).
     """
-    bounds = _bounds(buckets)
+    bounds = as_bounds(buckets)
     seconds = [b / 1e9 for b in bounds]
     for lower, upper in itertools.pairwise(seconds):
         if not lower < upper:

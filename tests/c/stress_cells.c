@@ -1,39 +1,20 @@
 /* stress_cells.c -- the lock-free protocols of AtomicMinMax and
  * ThroughputMetric on real OS threads, without a GIL in the way.
  *
- * Built (with csrc/convert.c and csrc/storage.c) and run by
- * tests/stress/test_c_protocols.py, with -fsanitize=thread where the
- * compiler has it. The type files are #included so that their static
- * protocol functions (mm_*, tp_*) are reachable; no Python API is called,
- * the interpreter is never started. Exit status 0 = every invariant held;
+ * Built and run by tests/stress/test_c_protocols.py, with -fsanitize=thread
+ * where the compiler has it. The two type files are #included so that their
+ * static protocol functions (mm_*, tp_*) are reachable, and every other C
+ * file of csrc/ is linked beside them (the helpers they call); no Python API
+ * is called, the interpreter is never started. Exit status 0 = every invariant held;
  * a message on stderr names the first violation otherwise.
  */
 #include "../../csrc/minmax.c"
 #include "../../csrc/throughput.c"
 
+#include "harness.h"
+
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
-
-/* module.c is not linked (it would pull in every type): the one helper of it
- * that the included files reference is only reached from Python-facing code. */
-PyObject *
-am_import_attr(const char *module, const char *name)
-{
-    (void)module;
-    (void)name;
-    return NULL;
-}
-
-static atomic_int failed;
-
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (!(cond) && !atomic_exchange(&failed, 1)) {     \
-            fprintf(stderr, __VA_ARGS__);                  \
-            fputc('\n', stderr);                           \
-        }                                                  \
-    } while (0)
 
 static void
 run(int n, void *(*fn)(void *), void **args)

@@ -4,7 +4,7 @@
  * allocated and freed under the readers' feet) and in an arena-style cell
  * (the fixed table and its catch-all).
  *
- * Built (with csrc/hotcold.c, bounds.c, convert.c and storage.c) and run by
+ * Built (with every other C file of csrc/ linked beside it) and run by
  * tests/stress/test_c_protocols.py, with -fsanitize=thread where the
  * compiler has it. native_histogram.c is #included so that its static
  * protocol functions (nh_*) are reachable; blocks and pages come from
@@ -16,28 +16,9 @@
 #define AM_NH_FREE(p) free(p)
 #include "../../csrc/native_histogram.c"
 
+#include "harness.h"
+
 #include <pthread.h>
-#include <stdio.h>
-
-/* module.c is not linked (it would pull in every type): the one helper of it
- * that the linked files reference is only reached from Python-facing code. */
-PyObject *
-am_import_attr(const char *module, const char *name)
-{
-    (void)module;
-    (void)name;
-    return NULL;
-}
-
-static atomic_int failed;
-
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (!(cond) && !atomic_exchange(&failed, 1)) {     \
-            fprintf(stderr, __VA_ARGS__);                  \
-            fputc('\n', stderr);                           \
-        }                                                  \
-    } while (0)
 
 enum { WRITERS = 6, PER = 60000 };
 
@@ -79,11 +60,7 @@ writer(void *arg)
 static int
 take(nh_hist *h, nh_snap *snap)
 {
-    nh_lock(h);
-    int rc = nh_fold(h, NH_SNAPSHOT, snap);
-    nh_compact(h);
-    am_hc_unlock(nh_ctl(h));
-    return rc;
+    return nh_locked_fold(h, NH_SNAPSHOT, snap);
 }
 
 /* The sum a snapshot's buckets imply when each bucket only saw one VALUE. */
@@ -137,9 +114,7 @@ reader(void *arg)
         last = s.count;
         AM_NH_FREE(s.buckets.items);
         if (r->resets && round % 7 == 0) {
-            nh_lock(r->h);
-            (void)nh_fold(r->h, NH_RESET, NULL);
-            am_hc_unlock(nh_ctl(r->h));
+            (void)nh_locked_fold(r->h, NH_RESET, NULL);
             last_schema = NH_SCHEMA_MAX + 1;
         }
     }

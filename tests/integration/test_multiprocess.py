@@ -22,8 +22,8 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from atomicmetrics import AtomicCounter, generate_openmetrics, generate_text, start_http_server
-from atomicmetrics.arena import KIND_SERIES, Arena, ArenaError, dumps
 from atomicmetrics.multiprocess import ENV_VAR, MultiProcessRegistry
+from atomicmetrics.multiprocess.arena import KIND_SERIES, Arena, ArenaError, dumps
 
 pytestmark = [
     pytest.mark.integration,

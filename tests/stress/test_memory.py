@@ -26,7 +26,7 @@ from atomicmetrics import (
     StripedCounter,
     ThroughputMetric,
 )
-from tests.reliability_helpers import scaled
+from tests.helpers import scaled
 
 LIMIT_BYTES = 1 << 20
 

@@ -40,7 +40,7 @@ from atomicmetrics import (
     generate_openmetrics,
     generate_text,
 )
-from tests.reliability_helpers import KINDS, Kind, scaled, watchdog
+from tests.helpers import KINDS, Kind, scaled, watchdog
 
 pytestmark = pytest.mark.skipif(
     not hasattr(signal, "setitimer"), reason="signal.setitimer is POSIX-only"

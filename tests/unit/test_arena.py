@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from atomicmetrics._core import AtomicCounter
-from atomicmetrics.arena import (
+from atomicmetrics.multiprocess.arena import (
     HEADER_BYTES,
     KIND_FAMILY,
     KIND_PROCESS,
@@ -17,7 +17,7 @@ from atomicmetrics.arena import (
     Arena,
     ArenaError,
 )
-from tests.conftest import THREADS, run_threads
+from tests.helpers import THREADS, run_threads
 
 SMALL = 4096
 

@@ -39,10 +39,10 @@ from atomicmetrics import (
     generate_openmetrics,
     generate_text,
 )
-from tests.exposition_helpers import promtool_check
+from tests.helpers import INT64_MAX, INT64_MIN, promtool_check
 
 DOCUMENTED = (TypeError, ValueError, OverflowError)
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 SPECIAL_TEXT = st.sampled_from(
     ["", " ", "\x00", "\n", "\r\n", "\t", "\\", '"', "\\n", "\u2028", "\ud800", "\udfff", "é",
@@ -275,7 +275,7 @@ def test_fuzzed_registries_pass_promtool(
     registry, _ = _exercise(specs, ops)
     result = promtool_check(generate_text(registry))
     # Exit 1 is a parse error; 3 is lint advice only (a ':' in a name, an
-    # empty help text: both allowed by the data model DESIGN §3 follows).
+    # empty help text: both allowed by the Prometheus data model).
     assert result.returncode in (0, 3), result.stdout + result.stderr
     # Match promtool's own failure wording, not the bare word "error": a
     # family named ":" is exposed as ":_errors_total" and lints with exit 3.

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from atomicmetrics.arena import KIND_FAMILY, KIND_SERIES, Arena, ArenaError, dumps
 from atomicmetrics.multiprocess import MultiProcessRegistry
+from atomicmetrics.multiprocess.arena import KIND_FAMILY, KIND_SERIES, Arena, ArenaError, dumps
 from atomicmetrics.samples import MetricFamily
 
 

@@ -15,11 +15,6 @@ from atomicmetrics.samples import MetricFamily, Sample
 from atomicmetrics.storage import CellKey, InProcessStorage, MultiprocessMode
 
 
-@pytest.fixture
-def reg() -> Registry:
-    return Registry()
-
-
 def test_public_names() -> None:
     for name in ("Registry", "REGISTRY", "Counter", "Gauge", "Histogram", "CardinalityError"):
         assert name in atomicmetrics.__all__

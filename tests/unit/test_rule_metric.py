@@ -1,4 +1,4 @@
-"""RuleExecutionMetric: the contract of DESIGN §2, its mutex twin, time(),
+"""RuleExecutionMetric: its contract, its mutex twin, time(),
 and consistent snapshots while writers and resets run."""
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from atomicmetrics import (
 )
 from atomicmetrics._core import FREE_THREADED_BUILD
 from atomicmetrics.reference import MutexRuleExecutionMetric
-from tests.conftest import THREADS, apply_op, run_threads
+from tests.helpers import INT64_MAX, THREADS, apply_op, run_threads
 
-INT64_MAX = 2**63 - 1
 BOTH = pytest.mark.parametrize("cls", [RuleExecutionMetric, MutexRuleExecutionMetric])
 GETTERS = (
     "execution_count",
@@ -157,7 +156,7 @@ def test_default_buckets() -> None:
 
 
 def test_memory_per_metric() -> None:
-    # Target (issue 3): <= 256 bytes with the default buckets. Measured: 272
+    # Target: <= 256 bytes with the default buckets. Measured: 272
     # bytes = 48 (object) + 28 words (ctl, reservation, 2 halves x (total,
     # errors, min, max, 9 buckets)). See docs/concurrency.md.
     m = RuleExecutionMetric()
