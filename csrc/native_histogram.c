@@ -1,4 +1,4 @@
-/* native_histogram.c -- NativeHistogramCell, the C core of
+/* native_histogram.c -- the C core of
  * atomicmetrics.AtomicNativeHistogram: Prometheus's native (sparse,
  * exponential) histogram with a lock-free observe() and consistent
  * snapshots by the hot/cold scheme of hotcold.h.
@@ -1083,7 +1083,7 @@ NativeHistogram_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"schema", "zero_threshold", "max_buckets", NULL};
     PyObject *schema = NULL, *zero_threshold = NULL, *max_buckets = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO:NativeHistogramCell", kwlist, &schema,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO:AtomicNativeHistogram", kwlist, &schema,
                                      &zero_threshold, &max_buckets)) {
         return NULL;
     }
@@ -1185,8 +1185,8 @@ nh_span_dict(const nh_list *l, Py_ssize_t from, Py_ssize_t to)
     return dict;
 }
 
-PyDoc_STRVAR(NativeHistogram_read_doc,
-"_read($self, /)\n--\n\n"
+PyDoc_STRVAR(NativeHistogram_snapshot_doc,
+"_snapshot($self, /)\n--\n\n"
 "Private: one consistent reading as the tuple (schema, zero_threshold,\n"
 "zero_count, count, sum, positive, negative) that\n"
 "atomicmetrics.NativeHistogramSnapshot is made of.");
@@ -1203,7 +1203,7 @@ nh_locked_fold(nh_hist *h, int mode, nh_snap *snap)
 }
 
 static PyObject *
-NativeHistogram_read(PyObject *op, PyObject *Py_UNUSED(ignored))
+NativeHistogram_snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     nh_hist *h = &NativeHistogramObject_CAST(op)->h;
     nh_snap snap;
@@ -1313,18 +1313,19 @@ NativeHistogram_dealloc(PyObject *op)
 
 static PyMethodDef NativeHistogram_methods[] = {
     {"observe", NativeHistogram_observe, METH_O, NativeHistogram_observe_doc},
-    {"_read", NativeHistogram_read, METH_NOARGS, NativeHistogram_read_doc},
+    {"_snapshot", NativeHistogram_snapshot, METH_NOARGS, NativeHistogram_snapshot_doc},
     {"reset", NativeHistogram_reset, METH_NOARGS, NativeHistogram_reset_doc},
     {"__sizeof__", NativeHistogram_sizeof, METH_NOARGS, NativeHistogram_sizeof_doc},
     {"_from_buffer", AM_METHOD(NativeHistogram_from_buffer), METH_FASTCALL | METH_CLASS,
      NativeHistogram_from_buffer_doc},
     {"_cell_bytes", AM_METHOD(NativeHistogram_cell_bytes), METH_O | METH_CLASS,
      NativeHistogram_cell_bytes_doc},
+    AM_INIT_SUBCLASS,
     {NULL, NULL, 0, NULL},
 };
 
 PyDoc_STRVAR(NativeHistogram_doc,
-"NativeHistogramCell(schema=3, zero_threshold=2.0**-128, max_buckets=160)\n--\n\n"
+"AtomicNativeHistogram(schema=3, zero_threshold=2.0**-128, max_buckets=160)\n--\n\n"
 "Private: the C core of atomicmetrics.AtomicNativeHistogram (which adds\n"
 "snapshot()). Lock-free observe(); protocol in csrc/native_histogram.c.");
 
@@ -1338,7 +1339,7 @@ static PyType_Slot NativeHistogram_slots[] = {
 };
 
 static PyType_Spec NativeHistogram_spec = {
-    .name = "atomicmetrics._core.NativeHistogramCell",
+    .name = "atomicmetrics._core.AtomicNativeHistogram",
     .basicsize = sizeof(NativeHistogramObject),
     .itemsize = 0,
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,

@@ -1,7 +1,8 @@
 """Helpers shared by every suite (fixtures live in conftest.py).
 
 Sections: constants; concurrency (threads released together on a barrier,
-and ``apply_op`` for comparing a metric with its mutex twin); exposition
+``apply_op`` for comparing a metric with its mutex twin, a CAS retry loop);
+the command line (usage errors); exposition
 (hand-made collectors, bucket samples, promtool, HTTP and server processes);
 reliability (size scaling, watchdogs, the registry family kinds).
 
@@ -197,6 +198,34 @@ def apply_op(
     except errors as e:
         return ("raised", type(e))
     return ("ok", normal(result))
+
+
+def cas_add_loses_nothing(cell: Any, step: float, n: int = 5_000) -> None:
+    """THREADS threads each add ``step`` ``n`` times to ``cell`` by a
+    load / ``compare_and_swap`` retry loop; the total must be exact."""
+
+    def work(_: int) -> None:
+        for _ in range(n):
+            while True:
+                cur = cell.load()
+                if cell.compare_and_swap(cur, cur + step):
+                    break
+
+    run_threads(THREADS, work)
+    assert cell.load() == THREADS * n * step
+
+
+# ---- the command line ------------------------------------------------------------
+
+
+def assert_usage_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``atomicmetrics.cli.main(argv)`` exits 2 with ``message`` in its stderr."""
+    from atomicmetrics.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 # ---- exposition ----------------------------------------------------------------

@@ -18,7 +18,7 @@ from datetime import timedelta
 from fractions import Fraction
 
 from atomicmetrics._numeric import INT64_MAX, as_bounds, as_double, as_int64, check_int64, same_bits
-from atomicmetrics.native_histogram import NativeHistogramSnapshot
+from atomicmetrics.atomic_native_histogram import NativeHistogramSnapshot
 from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS, RuleTimer
 from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot
 

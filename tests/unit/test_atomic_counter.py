@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicCounter
 from atomicmetrics.reference import MutexCounter
-from tests.helpers import INT64_MAX, INT64_MIN, THREADS, apply_op, run_threads
+from tests.helpers import (
+    INT64_MAX,
+    INT64_MIN,
+    THREADS,
+    apply_op,
+    cas_add_loses_nothing,
+    run_threads,
+)
 
 BOTH = pytest.mark.parametrize("cls", [AtomicCounter, MutexCounter])
 
@@ -222,15 +229,4 @@ def test_concurrent_fetch_add_hands_out_unique_tickets(switch_fast: object) -> N
 
 
 def test_concurrent_compare_and_swap_loses_no_update(switch_fast: object) -> None:
-    c = AtomicCounter()
-    n = 5_000
-
-    def work(_: int) -> None:
-        for _ in range(n):
-            while True:
-                cur = c.load()
-                if c.compare_and_swap(cur, cur + 1):
-                    break
-
-    run_threads(THREADS, work)
-    assert c.load() == THREADS * n
+    cas_add_loses_nothing(AtomicCounter(), 1)

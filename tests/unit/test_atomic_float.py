@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicFloat
 from atomicmetrics.reference import MutexFloat
-from tests.helpers import THREADS, apply_op, run_threads
+from tests.helpers import THREADS, apply_op, cas_add_loses_nothing, run_threads
 
 BOTH = pytest.mark.parametrize("cls", [AtomicFloat, MutexFloat])
 
@@ -181,18 +181,7 @@ def test_concurrent_adds_are_exact(switch_fast: object) -> None:
 
 
 def test_concurrent_compare_and_swap_loses_no_update(switch_fast: object) -> None:
-    f = AtomicFloat()
-    n = 5_000
-
-    def work(_: int) -> None:
-        for _ in range(n):
-            while True:
-                cur = f.load()
-                if f.compare_and_swap(cur, cur + 1.0):
-                    break
-
-    run_threads(THREADS, work)
-    assert f.load() == THREADS * n
+    cas_add_loses_nothing(AtomicFloat(), 1.0)
 
 
 def test_arena_words_stay_mapped_after_the_view_is_released() -> None:

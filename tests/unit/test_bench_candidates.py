@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from atomicmetrics.bench.candidates import CANDIDATES, GROUPS
-from atomicmetrics.bench.harness import Candidate, Unavailable, compile_loop
+from atomicmetrics.bench.harness import Candidate, Unavailable, compile_loop, thread_namespace
 
 
 def test_catalogue_names_are_unique_and_grouped() -> None:
@@ -28,9 +28,21 @@ def test_each_candidate_builds_and_runs_or_names_what_is_missing(candidate: Cand
         assert "is not installed" in reason
         return
     try:
-        compile_loop(candidate, ns)(1, *ns.values())
+        own = thread_namespace(candidate, ns)
+        compile_loop(candidate, own)(1, *own.values())
         if candidate.between is not None:
             candidate.between(ns)
+        if candidate.total is not None:
+            assert candidate.total(ns) == candidate.unroll, candidate.name
     finally:
         if candidate.teardown is not None:
             candidate.teardown(ns)
+
+
+@pytest.mark.parametrize(
+    "group", ["shared", "counter", "histogram", "rule", "labels", "throughput"]
+)
+def test_recording_candidates_of_ours_check_their_totals(group: str) -> None:
+    for c in CANDIDATES:
+        if c.group == group and c.kind == "ours":
+            assert c.total is not None, c.name

@@ -156,14 +156,17 @@ def test_default_buckets() -> None:
 
 
 def test_memory_per_metric() -> None:
-    # Target: <= 256 bytes with the default buckets. Measured: 272
-    # bytes = 48 (object) + 28 words (ctl, reservation, 2 halves x (total,
-    # errors, min, max, 9 buckets)). See docs/concurrency.md.
+    # Target: <= 256 bytes with the default buckets. Measured: 288 bytes on a
+    # GIL build = 16 (GC header: RuleExecutionMetric is a Python subclass of
+    # the C cell, and every Python class is a GC type) + 48 (object) + 28
+    # words (ctl, reservation, 2 halves x (total, errors, min, max, 9
+    # buckets)). See docs/concurrency.md.
     m = RuleExecutionMetric()
     size = RuleExecutionMetric.__basicsize__ + RuleExecutionMetric._cell_bytes(8)
-    assert sys.getsizeof(m) == size
+    gc_head = 0 if FREE_THREADED_BUILD else 16  # 3.13t keeps GC state in the object header
+    assert sys.getsizeof(m) == size + gc_head
     if not FREE_THREADED_BUILD:  # 3.13t object headers are 16 bytes larger
-        assert size == 272
+        assert size + gc_head == 288
     tracemalloc.start()
     try:
         before = tracemalloc.take_snapshot()
@@ -172,7 +175,7 @@ def test_memory_per_metric() -> None:
     finally:
         tracemalloc.stop()
     per = sum(s.size_diff for s in after.compare_to(before, "filename")) / len(metrics)
-    assert per <= size + 16  # + the list slot and allocator slack
+    assert per <= size + gc_head + 16  # + the list slot and allocator slack
 
 
 # ---- time() ----------------------------------------------------------------

@@ -38,10 +38,10 @@ from typing import Any, Literal, TypeVar, cast, get_args
 from atomicmetrics._core import (
     AtomicCounter,
     AtomicFloat,
-    AtomicHistogram,
     _DefaultCall,
     _FastLookup,
 )
+from atomicmetrics.atomic_histogram import AtomicHistogram
 from atomicmetrics.prometheus_client import multiprocess
 from atomicmetrics.prometheus_client._text import (
     escape,

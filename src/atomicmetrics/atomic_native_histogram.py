@@ -1,7 +1,7 @@
 """AtomicNativeHistogram: Prometheus's native (sparse, exponential) histogram.
 
 The hot path (``observe``) and the consistent read are C methods of
-``atomicmetrics._core.NativeHistogramCell``; this module adds the public
+``atomicmetrics._core.AtomicNativeHistogram``; this module adds the public
 constructor signature and ``snapshot()``, which builds a frozen
 ``NativeHistogramSnapshot`` from the cell's plain tuple.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from atomicmetrics._core import NativeHistogramCell
+from atomicmetrics import _core
 
 __all__ = ["AtomicNativeHistogram", "NativeHistogramSnapshot"]
 
@@ -38,7 +38,7 @@ class NativeHistogramSnapshot:
     negative: dict[int, int]
 
 
-class AtomicNativeHistogram(NativeHistogramCell):
+class AtomicNativeHistogram(_core.AtomicNativeHistogram):
     """Prometheus's native histogram: sparse exponential buckets, lock-free observe().
 
     ``schema`` (an int in -4..8) sets the resolution: ``2**schema`` buckets
@@ -79,7 +79,7 @@ class AtomicNativeHistogram(NativeHistogramCell):
 
     def snapshot(self) -> NativeHistogramSnapshot:
         """A consistent reading: exactly the observations started before the call."""
-        return NativeHistogramSnapshot(*self._read())
+        return NativeHistogramSnapshot(*self._snapshot())
 
     def __repr__(self) -> str:
         s = self.snapshot()
