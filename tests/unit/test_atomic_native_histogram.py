@@ -24,7 +24,7 @@ from atomicmetrics.reference import (
     lower_native_buckets,
     native_bucket_index,
 )
-from tests.helpers import INF, apply_op
+from tests.helpers import INF, apply_op, assert_placed_cells_pin_the_export_not_the_view
 
 BOTH = pytest.mark.parametrize("cls", [AtomicNativeHistogram, MutexNativeHistogram])
 
@@ -360,6 +360,10 @@ def test_no_reference_leaks() -> None:
         h.observe(big)
         h.snapshot()
     assert (sys.getrefcount(x), sys.getrefcount(big)) == before
+    assert_placed_cells_pin_the_export_not_the_view(
+        lambda view: AtomicNativeHistogram._from_buffer(view, 0, 3, 0.0, 1),
+        AtomicNativeHistogram._cell_bytes(1),
+    )
 
 
 def test_subclass_of_the_cell_is_slotted() -> None:
