@@ -34,6 +34,7 @@ from atomicmetrics.gauge import Gauge
 from atomicmetrics.histogram import Histogram
 from atomicmetrics.http_server import MetricsServer, start_http_server
 from atomicmetrics.openmetrics import generate_openmetrics
+from atomicmetrics.protobuf import generate_protobuf
 from atomicmetrics.recorder import (
     AsyncMetricRecorder,
     NullRecorder,
@@ -78,6 +79,7 @@ __all__ = [
     "ThroughputSnapshot",
     "development_metrics_config",
     "generate_openmetrics",
+    "generate_protobuf",
     "generate_text",
     "make_asgi_app",
     "make_recorder",
