@@ -23,7 +23,13 @@ from atomicmetrics import (
 )
 from atomicmetrics._core import FREE_THREADED_BUILD
 from atomicmetrics.reference import MutexRuleExecutionMetric
-from tests.helpers import INT64_MAX, THREADS, apply_op, run_threads
+from tests.helpers import (
+    INT64_MAX,
+    THREADS,
+    apply_op,
+    assert_placed_cells_pin_the_export_not_the_view,
+    run_threads,
+)
 
 BOTH = pytest.mark.parametrize("cls", [RuleExecutionMetric, MutexRuleExecutionMetric])
 GETTERS = (
@@ -274,12 +280,9 @@ def test_no_reference_leaks() -> None:
         with pytest.raises(ValueError, match="duration_ns"):
             m.record(bad)
     assert sys.getrefcount(bad) == before_bad
-    view = memoryview(bytearray(1024))
-    before = sys.getrefcount(view)
-    cells = [RuleExecutionMetric._from_buffer(view, 0, [1.0]) for _ in range(10)]
-    assert sys.getrefcount(view) == before
-    del cells
-    assert sys.getrefcount(view) == before
+    assert_placed_cells_pin_the_export_not_the_view(
+        lambda view: RuleExecutionMetric._from_buffer(view, 0, [1.0]), 1024
+    )
 
 
 # ---- equivalence with the mutex twin ----------------------------------------
