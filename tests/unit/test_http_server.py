@@ -180,22 +180,21 @@ def test_client_disconnects_are_logged_at_debug_without_traceback(
     family = registry.counter("big", "A body of megabytes: rendering outlasts the RST.", ("k",))
     for i in range(20_000):
         family.labels(f"{'v' * 40}{i}").inc()
-    with caplog.at_level(logging.DEBUG, logger="atomicmetrics"):
-        with start_http_server(0, registry=registry) as srv:
-            for _ in range(3):
-                _hang_up_mid_response(srv.port)
-            # Each hang-up is handled before a later request on a new thread
-            # ends: wait until every one was logged, then check the server
-            # still answers.
-            wait_until(
-                lambda: sum("went away" in r.getMessage() for r in caplog.records) >= 3 or None,
-                "three hang-ups logged",
-                30,
-            )
-            assert request(srv, "GET", "/nope")[0].status == 404
+    with (
+        caplog.at_level(logging.DEBUG, logger="atomicmetrics"),
+        start_http_server(0, registry=registry) as srv,
+    ):
+        for _ in range(3):
+            _hang_up_mid_response(srv.port)
+        # Wait until every hang-up was logged, then check the server still
+        # answers.
+        wait_until(
+            lambda: sum("went away" in r.getMessage() for r in caplog.records) >= 3 or None,
+            "three hang-ups logged",
+            30,
+        )
+        assert request(srv, "GET", "/nope")[0].status == 404
     gone = [r for r in caplog.records if "went away" in r.getMessage()]
     assert {r.levelno for r in gone} == {logging.DEBUG}
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-    out, err = capfd.readouterr()
-    assert "Traceback" not in err and "Exception occurred" not in err
-    assert err == ""
+    assert capfd.readouterr().err == ""  # socketserver printed a traceback per hang-up
