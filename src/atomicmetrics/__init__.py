@@ -15,11 +15,10 @@ from atomicmetrics._core import (
     AtomicCounter,
     AtomicDuration,
     AtomicFloat,
-    AtomicHistogram,
     AtomicMinMax,
-    RuleExecutionMetric,
     StripedCounter,
 )
+from atomicmetrics.atomic_histogram import AtomicHistogram
 from atomicmetrics.config import (
     AsyncMetricsConfig,
     MetricsConfig,
@@ -42,7 +41,7 @@ from atomicmetrics.recorder import (
     make_recorder,
 )
 from atomicmetrics.registry import REGISTRY, Registry
-from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
+from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS, RuleExecutionMetric
 from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot, ThroughputSnapshot
 from atomicmetrics.throughput import ThroughputMetric
 from atomicmetrics.wsgi import make_wsgi_app

@@ -38,7 +38,9 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple, Protocol
 
-from atomicmetrics._core import AtomicCounter, AtomicFloat, AtomicHistogram, RuleExecutionMetric
+from atomicmetrics._core import AtomicCounter, AtomicFloat
+from atomicmetrics.atomic_histogram import AtomicHistogram
+from atomicmetrics.rule_metric import RuleExecutionMetric
 from atomicmetrics.throughput import ThroughputMetric
 
 __all__ = ["MULTIPROCESS_MODES", "CellKey", "CellStorage", "InProcessStorage", "MultiprocessMode"]

@@ -17,6 +17,7 @@ from tests.helpers import (
     INT64_MIN,
     THREADS,
     apply_op,
+    assert_placed_cells_pin_the_export_not_the_view,
     cas_add_loses_nothing,
     run_threads,
 )
@@ -155,12 +156,9 @@ def test_no_reference_leaks() -> None:
         c.swap(big)
         c.compare_and_swap(big, big)
     assert sys.getrefcount(big) == before
-    view = memoryview(bytearray(64))
-    before = sys.getrefcount(view)
-    counters = [AtomicCounter._from_buffer(view, 0) for _ in range(10)]
-    assert sys.getrefcount(view) == before  # each pins the export, not the view
-    del counters
-    assert sys.getrefcount(view) == before
+    assert_placed_cells_pin_the_export_not_the_view(
+        lambda view: AtomicCounter._from_buffer(view, 0)
+    )
 
 
 def test_arena_words_stay_mapped_after_the_view_is_released() -> None:

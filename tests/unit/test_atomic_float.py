@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicFloat
 from atomicmetrics.reference import MutexFloat
-from tests.helpers import THREADS, apply_op, cas_add_loses_nothing, run_threads
+from tests.helpers import (
+    THREADS,
+    apply_op,
+    assert_placed_cells_pin_the_export_not_the_view,
+    cas_add_loses_nothing,
+    run_threads,
+)
 
 BOTH = pytest.mark.parametrize("cls", [AtomicFloat, MutexFloat])
 
@@ -133,12 +139,7 @@ def test_no_reference_leaks() -> None:
         f.swap(x)
         f.compare_and_swap(x, x)
     assert sys.getrefcount(x) == before
-    view = memoryview(bytearray(64))
-    before = sys.getrefcount(view)
-    cells = [AtomicFloat._from_buffer(view, 0) for _ in range(10)]
-    assert sys.getrefcount(view) == before  # each pins the export, not the view
-    del cells
-    assert sys.getrefcount(view) == before
+    assert_placed_cells_pin_the_export_not_the_view(lambda view: AtomicFloat._from_buffer(view, 0))
 
 
 values = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(2**60), 2**60))

@@ -51,6 +51,8 @@ def program(lib: ModuleType, negative: bool = True) -> Any:
     requests.labels("GET", "200").inc(0.5)
     lib.Counter("jobs_total", "Jobs.\nSecond line \\ backslash", registry=reg).inc(3)
     lib.Counter("bytes", "Bytes.", unit="bytes", registry=reg).inc(2_000_000)
+    lib.Counter("unused", "A labelled parent without children.", ["x"], registry=reg)
+    lib.Summary("unused_summary", "No children either.", ["x"], registry=reg)
     temp = lib.Gauge("temperature", "Temperature.", ["room"], unit="celsius", registry=reg)
     temp.labels("kitchen").set(21.5)
     temp.labels('b"ath\\room\n').dec(3)
