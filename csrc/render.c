@@ -411,14 +411,14 @@ done:
 
 /* ---- _samples: collect() of one family -------------------------------------- */
 
-/* A new Sample(name, labels, value, text) of `type` (a tuple subclass
+/* A new Sample(name, labels, value, text, None) of `type` (a tuple subclass
  * without fields of its own, checked by am_samples): borrowed arguments.
  * New reference, or NULL with an exception set. */
 static PyObject *
 new_sample(PyTypeObject *type, PyObject *name, PyObject *labels, PyObject *value,
            PyObject *text)
 {
-    PyObject *s = type->tp_alloc(type, 4);
+    PyObject *s = type->tp_alloc(type, 5);
     if (s == NULL) {
         return NULL;
     }
@@ -426,6 +426,7 @@ new_sample(PyTypeObject *type, PyObject *name, PyObject *labels, PyObject *value
     PyTuple_SET_ITEM(s, 1, Py_NewRef(labels));
     PyTuple_SET_ITEM(s, 2, Py_NewRef(value));
     PyTuple_SET_ITEM(s, 3, Py_NewRef(text));
+    PyTuple_SET_ITEM(s, 4, Py_NewRef(Py_None));  /* no exemplar */
     return s;
 }
 
@@ -584,7 +585,8 @@ PyDoc_STRVAR(samples_doc,
 "family's dict of children or a list of (label pairs, child); names the\n"
 "sample names ((name,), or (bucket, count, sum) for a histogram, kind 2);\n"
 "le a histogram's le label values (str), else (); sample the class of the\n"
-"samples (atomicmetrics.samples.Sample: a tuple subclass without fields).");
+"samples (atomicmetrics.samples.Sample: a tuple subclass without fields of\n"
+"its own, made as sample(name, labels, value, rendered_labels, None)).");
 
 static PyObject *
 am_samples(PyObject *module, PyObject *const *args, Py_ssize_t nargs)

@@ -115,6 +115,36 @@ class AtomicHistogram:
     def _cell_bytes(cls, n_bounds: int, /) -> int: ...
 
 @disjoint_base
+class AtomicNativeHistogram:
+    def __new__(
+        cls, schema: int = 3, zero_threshold: float = ..., max_buckets: int = 160
+    ) -> Self: ...
+    @property
+    def schema(self) -> int: ...
+    @property
+    def zero_threshold(self) -> float: ...
+    @property
+    def max_buckets(self) -> int: ...
+    def observe(self, v: float, /) -> None: ...
+    def _snapshot(
+        self, /
+    ) -> tuple[int, float, int, int, float, dict[int, int], dict[int, int]]: ...
+    def reset(self, /) -> None: ...
+    def __sizeof__(self, /) -> int: ...
+    @classmethod
+    def _from_buffer(
+        cls,
+        view: memoryview,
+        offset: int,
+        schema: int,
+        zero_threshold: float,
+        max_buckets: int,
+        /,
+    ) -> Self: ...
+    @classmethod
+    def _cell_bytes(cls, max_buckets: int, /) -> int: ...
+
+@disjoint_base
 class Counter:
     def __new__(
         cls, int_cell: AtomicCounter | None = None, float_cell: AtomicFloat | None = None

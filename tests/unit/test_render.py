@@ -362,7 +362,7 @@ def test_samples_refuses_bad_children() -> None:
         _samples(0, {("a", "b"): Counter()}, ("c_total",), ("k",), (), Sample)
     pairs = (("k", "v"),)
     (s,) = _samples(0, [(pairs, Counter())], ("c_total",), ("k",), (), Sample)
-    assert tuple(s) == ("c_total", pairs, 0, "")  # a child made alone has no text
+    assert tuple(s) == ("c_total", pairs, 0, "", None)  # a child made alone has no text
 
 
 # ---- the children ----------------------------------------------------------------------
