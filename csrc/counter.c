@@ -6,7 +6,7 @@
  * RMWs are acq_rel, loads acquire: each operation is linearizable at its
  * atomic instruction.
  */
-#include "module.h"
+#include "cells.h"
 
 typedef struct {
     AM_CELL_HEAD
@@ -14,6 +14,12 @@ typedef struct {
 } CounterObject;
 
 #define CounterObject_CAST(op) ((CounterObject *)(op))
+
+int64_t
+am_atomic_counter_load(PyObject *op)
+{
+    return am_load_acquire(CounterObject_CAST(op)->cell);
+}
 
 static PyObject *
 Counter_new(PyTypeObject *type, PyObject *args, PyObject *kwds)

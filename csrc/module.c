@@ -55,7 +55,9 @@ static const am_registrar am_registrars[] = {
     am_ring_register,
     am_null_sink_register,
     am_striped_register,
+    am_float_adder_register,
     am_fastcall_register,
+    am_lifetime_register,
 };
 
 static int
@@ -76,6 +78,7 @@ am_exec(PyObject *module)
 #define AM_STATE_TYPES(X) \
     X(counter_type) X(float_type) X(duration_type) X(minmax_type) \
     X(histogram_type) X(rule_metric_type) X(throughput_type) X(ring_type) X(striped_type) \
+    X(int_adder_type) X(float_adder_type) \
     X(timedelta_type) \
     X(histogram_snapshot) X(histogram_snapshot_fields) X(rule_snapshot) X(rule_snapshot_fields) \
     X(rule_timer) X(default_duration_bounds) \

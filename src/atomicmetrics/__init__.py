@@ -20,6 +20,7 @@ from atomicmetrics._core import (
     RuleExecutionMetric,
     StripedCounter,
 )
+from atomicmetrics._lifetime import process_lifetime
 from atomicmetrics.config import (
     AsyncMetricsConfig,
     MetricsConfig,
@@ -80,6 +81,7 @@ __all__ = [
     "make_asgi_app",
     "make_recorder",
     "make_wsgi_app",
+    "process_lifetime",
     "production_metrics_config",
     "start_http_server",
 ]

@@ -1,4 +1,4 @@
-"""The C protocols of AtomicMinMax and ThroughputMetric on real OS threads.
+"""The C protocols of AtomicMinMax and ThroughputMetric (striped or not) on real OS threads.
 
 On a GIL build every Python-level race test runs one C call at a time, so
 the lock-free protocols in ``csrc/minmax.c`` and ``csrc/throughput.c`` are
