@@ -1,9 +1,11 @@
 """Helpers shared by every suite (fixtures live in conftest.py).
 
 Sections: constants; concurrency (threads released together on a barrier,
-and ``apply_op`` for comparing a metric with its mutex twin); exposition
+``apply_op`` for comparing a metric with its mutex twin, a CAS retry loop);
+the command line (usage errors); exposition
 (hand-made collectors, bucket samples, promtool, HTTP and server processes);
-reliability (size scaling, watchdogs, the registry family kinds).
+reliability (size scaling, watchdogs, the registry family kinds and the C
+cell types, each with a way to record one unit and count them).
 
 ``ATOMICMETRICS_STRESS_SCALE`` (a positive float, default 1) multiplies the
 sizes and durations of the reliability tests: the default keeps each test to
@@ -34,7 +36,17 @@ from typing import Any, TypeVar
 
 import pytest
 
-from atomicmetrics import Registry
+from atomicmetrics import (
+    AtomicCounter,
+    AtomicDuration,
+    AtomicFloat,
+    AtomicHistogram,
+    AtomicMinMax,
+    Registry,
+    RuleExecutionMetric,
+    StripedCounter,
+    ThroughputMetric,
+)
 from atomicmetrics.formatting import format_bound, render_labels
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
 
@@ -92,6 +104,47 @@ def apply_op(
     except errors as e:
         return ("raised", type(e))
     return ("ok", normal(result))
+
+
+def cas_add_loses_nothing(cell: Any, step: float, n: int = 5_000) -> None:
+    """THREADS threads each add ``step`` ``n`` times to ``cell`` by a
+    load / ``compare_and_swap`` retry loop; the total must be exact."""
+
+    def work(_: int) -> None:
+        for _ in range(n):
+            while True:
+                cur = cell.load()
+                if cell.compare_and_swap(cur, cur + step):
+                    break
+
+    run_threads(THREADS, work)
+    assert cell.load() == THREADS * n * step
+
+
+def assert_placed_cells_pin_the_export_not_the_view(
+    place: Callable[[memoryview], object], nbytes: int = 64
+) -> None:
+    """Ten cells placed on one view by ``place(view)`` (``Type._from_buffer``)
+    leave the view's reference count alone, while they live and after."""
+    view = memoryview(bytearray(nbytes))
+    before = sys.getrefcount(view)
+    cells = [place(view) for _ in range(10)]
+    assert sys.getrefcount(view) == before  # each pins the export, not the view
+    del cells
+    assert sys.getrefcount(view) == before
+
+
+# ---- the command line ------------------------------------------------------------
+
+
+def assert_usage_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``atomicmetrics.cli.main(argv)`` exits 2 with ``message`` in its stderr."""
+    from atomicmetrics.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 # ---- exposition ----------------------------------------------------------------
@@ -359,4 +412,43 @@ KINDS = (
         lambda c: c.record(1, 2000),
         lambda c: c.events_processed(),
     ),
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One C cell type: how to make one, record one unit, read how many were recorded.
+
+    ``record(cell, i)`` gets the sequence number ``i`` (0, 1, 2, ... each once)
+    of the record; a min/max cell has no count, so it observes ``i`` and its
+    count is ``max + 1``.
+    """
+
+    name: str
+    make: Callable[[], Any]
+    record: Callable[[Any, int], None]
+    count: Callable[[Any], int | float]
+
+
+CELLS = (
+    Cell("counter", AtomicCounter, lambda c, i: c.inc(), lambda c: c.load()),
+    Cell("float", AtomicFloat, lambda c, i: c.add(1.0), lambda c: c.load()),
+    Cell("duration", AtomicDuration, lambda c, i: c.add_ns(1), lambda c: c.load_ns()),
+    Cell("minmax", AtomicMinMax, lambda c, i: c.observe(i), lambda c: (c.max() or 0) + 1),
+    Cell(
+        "histogram",
+        lambda: AtomicHistogram([1.0, 2.0]),
+        lambda c, i: c.observe(i % 3),
+        lambda c: c.count(),
+    ),
+    Cell(
+        "rule",
+        RuleExecutionMetric,
+        lambda c, i: c.record(i, i % 7 == 0),
+        lambda c: c.execution_count(),
+    ),
+    Cell(
+        "throughput", ThroughputMetric, lambda c, i: c.record(1, i), lambda c: c.events_processed()
+    ),
+    Cell("striped", StripedCounter, lambda c, i: c.inc(), lambda c: c.load()),
 )

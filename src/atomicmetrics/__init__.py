@@ -15,12 +15,11 @@ from atomicmetrics._core import (
     AtomicCounter,
     AtomicDuration,
     AtomicFloat,
-    AtomicHistogram,
     AtomicMinMax,
-    RuleExecutionMetric,
     StripedCounter,
 )
 from atomicmetrics._lifetime import process_lifetime
+from atomicmetrics.atomic_histogram import AtomicHistogram
 from atomicmetrics.config import (
     AsyncMetricsConfig,
     MetricsConfig,
@@ -43,7 +42,7 @@ from atomicmetrics.recorder import (
     make_recorder,
 )
 from atomicmetrics.registry import REGISTRY, Registry
-from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
+from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS, RuleExecutionMetric
 from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot, ThroughputSnapshot
 from atomicmetrics.throughput import ThroughputMetric
 from atomicmetrics.wsgi import make_wsgi_app
@@ -86,7 +85,7 @@ __all__ = [
     "start_http_server",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version source: pyproject.toml reads it
 
 if TYPE_CHECKING:
     from atomicmetrics.asgi import make_asgi_app

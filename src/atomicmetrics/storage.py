@@ -43,14 +43,9 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple, Protocol
 
-from atomicmetrics._core import (
-    AtomicCounter,
-    AtomicFloat,
-    AtomicHistogram,
-    RuleExecutionMetric,
-    _FloatAdder,
-    _IntAdder,
-)
+from atomicmetrics._core import AtomicCounter, AtomicFloat, _FloatAdder, _IntAdder
+from atomicmetrics.atomic_histogram import AtomicHistogram
+from atomicmetrics.rule_metric import RuleExecutionMetric
 from atomicmetrics.throughput import ThroughputMetric
 
 __all__ = [

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicCounter
 from atomicmetrics.reference import MutexCounter
-from tests.helpers import INT64_MAX, INT64_MIN, THREADS, apply_op, run_threads
+from tests.helpers import (
+    INT64_MAX,
+    INT64_MIN,
+    THREADS,
+    apply_op,
+    assert_placed_cells_pin_the_export_not_the_view,
+    cas_add_loses_nothing,
+    run_threads,
+)
 
 BOTH = pytest.mark.parametrize("cls", [AtomicCounter, MutexCounter])
 
@@ -148,12 +156,9 @@ def test_no_reference_leaks() -> None:
         c.swap(big)
         c.compare_and_swap(big, big)
     assert sys.getrefcount(big) == before
-    view = memoryview(bytearray(64))
-    before = sys.getrefcount(view)
-    counters = [AtomicCounter._from_buffer(view, 0) for _ in range(10)]
-    assert sys.getrefcount(view) == before  # each pins the export, not the view
-    del counters
-    assert sys.getrefcount(view) == before
+    assert_placed_cells_pin_the_export_not_the_view(
+        lambda view: AtomicCounter._from_buffer(view, 0)
+    )
 
 
 def test_arena_words_stay_mapped_after_the_view_is_released() -> None:
@@ -222,15 +227,4 @@ def test_concurrent_fetch_add_hands_out_unique_tickets(switch_fast: object) -> N
 
 
 def test_concurrent_compare_and_swap_loses_no_update(switch_fast: object) -> None:
-    c = AtomicCounter()
-    n = 5_000
-
-    def work(_: int) -> None:
-        for _ in range(n):
-            while True:
-                cur = c.load()
-                if c.compare_and_swap(cur, cur + 1):
-                    break
-
-    run_threads(THREADS, work)
-    assert c.load() == THREADS * n
+    cas_add_loses_nothing(AtomicCounter(), 1)

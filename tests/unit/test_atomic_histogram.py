@@ -19,7 +19,12 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicHistogram, HistogramSnapshot
 from atomicmetrics.reference import MutexHistogram
-from tests.helpers import THREADS, apply_op, run_threads
+from tests.helpers import (
+    THREADS,
+    apply_op,
+    assert_placed_cells_pin_the_export_not_the_view,
+    run_threads,
+)
 
 BOTH = pytest.mark.parametrize("cls", [AtomicHistogram, MutexHistogram])
 INF = math.inf
@@ -346,12 +351,9 @@ def test_no_reference_leaks() -> None:
             with pytest.raises((ValueError, TypeError)):
                 h.observe(bad)
         assert sys.getrefcount(bad) == before_bad
-    view = memoryview(bytearray(1024))
-    before = sys.getrefcount(view)
-    cells = [AtomicHistogram._from_buffer(view, 0, [1.0]) for _ in range(10)]
-    assert sys.getrefcount(view) == before  # each pins the export, not the view
-    del cells
-    assert sys.getrefcount(view) == before
+    assert_placed_cells_pin_the_export_not_the_view(
+        lambda view: AtomicHistogram._from_buffer(view, 0, [1.0]), 1024
+    )
 
 
 def test_size_counts_the_inline_cell() -> None:

@@ -51,6 +51,8 @@ def program(lib: ModuleType, negative: bool = True) -> Any:
     requests.labels("GET", "200").inc(0.5)
     lib.Counter("jobs_total", "Jobs.\nSecond line \\ backslash", registry=reg).inc(3)
     lib.Counter("bytes", "Bytes.", unit="bytes", registry=reg).inc(2_000_000)
+    lib.Counter("unused", "A labelled parent without children.", ["x"], registry=reg)
+    lib.Summary("unused_summary", "No children either.", ["x"], registry=reg)
     temp = lib.Gauge("temperature", "Temperature.", ["room"], unit="celsius", registry=reg)
     temp.labels("kitchen").set(21.5)
     temp.labels('b"ath\\room\n').dec(3)
@@ -207,3 +209,41 @@ def test_render_error_names_the_metric() -> None:
     with pytest.raises(ValueError, match="could not convert") as info:
         facade.generate_latest(reg)
     assert info.value.args[-1] is bad
+
+
+def _asgi_get(app: Any, query: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+    """One GET through an ASGI app, driven by hand (no server)."""
+    import asyncio
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/metrics", "query_string": query}
+    asyncio.run(app({**scope, "headers": headers}, receive, send))
+    return sent[0]["status"], sent[1]["body"]
+
+
+def test_asgi_and_wsgi_apps_filter_by_name() -> None:
+    reg = program(facade)
+    status, body = _asgi_get(
+        facade.make_asgi_app(reg),
+        b"name[]=app_http_requests_total&name[]=temperature_celsius",
+        [(b"accept", b"application/openmetrics-text")],
+    )
+    assert status == 200
+    text = body.decode()
+    assert text.endswith("# EOF\n")
+    assert 'app_http_requests_total{code="200",method="GET"} 41.5' in text
+    assert "latency_seconds" not in text
+    assert "temperature_celsius{" in text
+
+    captured: list[Any] = []
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "name[]=big"}
+    (wsgi_body,) = facade.make_wsgi_app(reg)(environ, lambda *a: captured.append(a))
+    assert captured[0][0] == "200 OK"
+    assert wsgi_body == b"# HELP big Big.\n# TYPE big gauge\nbig 1.2345678901e+010\n"

@@ -104,6 +104,8 @@ def test_counter_errors_change_nothing(registry: CollectorRegistry) -> None:
 def test_counter_int64_boundary(registry: CollectorRegistry) -> None:
     c = Counter("c", "h", registry=registry)
     c.inc(INT64_MAX)
+    with pytest.raises(OverflowError):
+        c.inc()  # the C path: no fallback, nothing added
     c.inc(1)  # would overflow the int part: goes to the float part instead
     assert registry.get_sample_value("c_total") == float(INT64_MAX) + 1.0
 

@@ -16,6 +16,7 @@ import sys
 import sysconfig
 import textwrap
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -24,6 +25,15 @@ from atomicmetrics import Registry, _core, _lifetime
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 IMMORTAL = _lifetime.MODE == "immortal"
 needs_immortal = pytest.mark.skipif(not IMMORTAL, reason="needs free-threaded CPython 3.13")
+
+
+@pytest.fixture
+def room() -> Iterator[None]:
+    """Budget left for this test's pins (earlier tests may have spent it)."""
+    used, limit = _lifetime.budget()
+    _lifetime.budget(used + 1000)
+    yield
+    _lifetime.budget(limit)
 
 
 def _immortal(obj: object) -> bool:
@@ -53,6 +63,7 @@ def test_mode_matches_the_build() -> None:
 
 
 @needs_immortal
+@pytest.mark.usefixtures("room")
 def test_a_family_its_children_and_their_recording_paths_are_pinned() -> None:
     reg = Registry()
     requests = reg.counter("requests", "R.")
@@ -84,6 +95,7 @@ def test_a_family_its_children_and_their_recording_paths_are_pinned() -> None:
 
 
 @needs_immortal
+@pytest.mark.usefixtures("room")
 def test_objects_of_another_thread_or_already_shared_are_not_pinned() -> None:
     made: list[object] = []
     t = threading.Thread(target=lambda: made.append(_core._IntAdder()))
@@ -146,6 +158,7 @@ def test_objects_created_in_a_loop_keep_memory_bounded(budget: str) -> None:
     assert grown < 200_000, grown  # 20,000 children and registries: no per-item growth
 
 
+@pytest.mark.usefixtures("room")
 def test_process_lifetime_returns_the_object_and_pins_where_it_can() -> None:
     from atomicmetrics import StripedCounter, process_lifetime
 
@@ -154,3 +167,16 @@ def test_process_lifetime_returns_the_object_and_pins_where_it_can() -> None:
     assert _immortal(c) == IMMORTAL
     c.inc()
     assert c.load() == 1
+
+
+@needs_immortal
+def test_past_the_budget_objects_stay_mortal() -> None:
+    used, limit = _lifetime.budget()
+    _lifetime.budget(used)  # spent
+    try:
+        fam = Registry().counter("c", "", ["k"])
+        assert not _immortal(fam)
+        assert not _immortal(fam.labels("x"))
+        assert _lifetime.budget()[0] == used
+    finally:
+        _lifetime.budget(limit)

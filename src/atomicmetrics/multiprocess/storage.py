@@ -17,12 +17,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-from atomicmetrics._core import (
-    AtomicCounter,
-    AtomicFloat,
-    AtomicHistogram,
-    RuleExecutionMetric,
-)
+from atomicmetrics._core import AtomicCounter, AtomicFloat
+from atomicmetrics.atomic_histogram import AtomicHistogram
 from atomicmetrics.multiprocess.arena import (
     KIND_FAMILY,
     KIND_PROCESS,
@@ -33,6 +29,7 @@ from atomicmetrics.multiprocess.arena import (
     dumps,
 )
 from atomicmetrics.multiprocess.processes import start_time
+from atomicmetrics.rule_metric import RuleExecutionMetric
 from atomicmetrics.storage import CellKey, MultiprocessMode
 from atomicmetrics.throughput import ThroughputMetric
 

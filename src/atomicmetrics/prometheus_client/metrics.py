@@ -38,10 +38,10 @@ from typing import Any, Literal, TypeVar, cast, get_args
 from atomicmetrics._core import (
     AtomicCounter,
     AtomicFloat,
-    AtomicHistogram,
     _DefaultCall,
     _FastLookup,
 )
+from atomicmetrics.atomic_histogram import AtomicHistogram
 from atomicmetrics.prometheus_client import multiprocess
 from atomicmetrics.prometheus_client._text import (
     escape,
@@ -639,8 +639,8 @@ class Summary(MetricWrapperBase):
         return Timer(self, "observe")
 
     def _counts(self) -> tuple[float, float]:
-        snap = self._hist.snapshot()
-        return float(snap.count), snap.sum
+        _, _, count, total = self._hist._snapshot()  # one consistent reading
+        return float(count), total
 
     def _child_samples(self) -> Iterable[Sample]:
         count, total = self._counts()
@@ -765,15 +765,15 @@ class Histogram(MetricWrapperBase):
         return Timer(self, "observe")
 
     def _child_samples(self) -> Iterable[Sample]:
-        snap = self._hist.snapshot()
+        _, buckets, _, total = self._hist._snapshot()  # one consistent reading
         samples = []
         acc = 0.0
-        for le, count, exemplar in zip(self._le, snap.buckets, self._exemplars, strict=True):
+        for le, count, exemplar in zip(self._le, buckets, self._exemplars, strict=True):
             acc += count
             samples.append(Sample("_bucket", {"le": le}, acc, None, exemplar))
         samples.append(Sample("_count", {}, acc, None, None))
         if self._upper_bounds[0] >= 0:
-            samples.append(Sample("_sum", {}, snap.sum, None, None))
+            samples.append(Sample("_sum", {}, total, None, None))
         if _use_created:
             samples.append(Sample("_created", {}, self._created, None, None))
         return tuple(samples)
@@ -796,12 +796,10 @@ class Histogram(MetricWrapperBase):
         later: list[str] = []
         for child in self._series():
             lt = child._ltext
-            snap = child._hist.snapshot()
+            _, buckets, _, total = child._hist._snapshot()  # one consistent reading
             acc = 0
             exemplars = child._exemplars
-            for i, (text, count) in enumerate(
-                zip(child._bucket_texts(), snap.buckets, strict=True)
-            ):
+            for i, (text, count) in enumerate(zip(child._bucket_texts(), buckets, strict=True)):
                 acc += count
                 ex = exemplars[i]
                 if ex is not None and openmetrics:
@@ -810,7 +808,7 @@ class Histogram(MetricWrapperBase):
                     out.append(f"{bucket}{text} {fmt(acc)}\n")
             out.append(f"{name}_count{lt} {fmt(acc)}\n")
             if with_sum:
-                out.append(f"{name}_sum{lt} {fmt(snap.sum)}\n")
+                out.append(f"{name}_sum{lt} {fmt(total)}\n")
             if created:
                 stamp = f"{name}_created{lt} {fmt(child._created)}\n"
                 (out if openmetrics else later).append(stamp)
