@@ -193,8 +193,32 @@ typedef struct {
 PyObject *am_cell_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,
                               Py_ssize_t nbytes);
 
-/* The classmethod `_cell_bytes()` of one-word cells: sizeof(am_word). */
+/* The object of a one-word cell (AtomicCounter, AtomicFloat,
+ * AtomicDuration): the head, then the word itself for objects that own
+ * their storage. */
+typedef struct {
+    AM_CELL_HEAD
+    am_word own;
+} am_word_cell;
+
+/* A new one-word cell of `type` (laid out as am_word_cell) that owns its
+ * word, set to `word` (release). New reference, or NULL with an exception
+ * set. */
+PyObject *am_word_cell_new(PyTypeObject *type, int64_t word);
+
+/* The classmethods `_from_buffer(view, offset, /)` (its word used as it
+ * is, not cleared) and `_cell_bytes()` (sizeof(am_word)) of one-word cells. */
+PyObject *am_word_cell_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs);
 PyObject *am_word_cell_bytes(PyTypeObject *type, PyObject *ignored);
+
+/* Methods the int64 one-word cells (AtomicCounter, AtomicDuration) share:
+ * load() / load_ns() (acquire), reset() (exchange with 0, returns the old
+ * value), and the body of compare_and_swap(expected, new, /) (acq_rel CAS
+ * of two int64 arguments; `fname` names the method in messages). */
+PyObject *am_int64_cell_load(PyObject *op, PyObject *ignored);
+PyObject *am_int64_cell_reset(PyObject *op, PyObject *ignored);
+PyObject *am_int64_cell_cas(PyObject *op, const char *fname, PyObject *const *args,
+                            Py_ssize_t nargs);
 
 /* tp_dealloc of a heap type that starts with AM_CELL_HEAD and holds no other
  * reference: drops the owner, frees the object, drops the type. */
