@@ -20,6 +20,7 @@ from atomicmetrics._core import (
 )
 from atomicmetrics._lifetime import process_lifetime
 from atomicmetrics.atomic_histogram import AtomicHistogram
+from atomicmetrics.atomic_native_histogram import AtomicNativeHistogram, NativeHistogramSnapshot
 from atomicmetrics.config import (
     AsyncMetricsConfig,
     MetricsConfig,
@@ -34,6 +35,7 @@ from atomicmetrics.gauge import Gauge
 from atomicmetrics.histogram import Histogram
 from atomicmetrics.http_server import MetricsServer, start_http_server
 from atomicmetrics.openmetrics import generate_openmetrics
+from atomicmetrics.protobuf import generate_protobuf
 from atomicmetrics.recorder import (
     AsyncMetricRecorder,
     NullRecorder,
@@ -57,6 +59,7 @@ __all__ = [
     "AtomicFloat",
     "AtomicHistogram",
     "AtomicMinMax",
+    "AtomicNativeHistogram",
     "CardinalityError",
     "Counter",
     "Gauge",
@@ -65,6 +68,7 @@ __all__ = [
     "MetricsConfig",
     "MetricsLevel",
     "MetricsServer",
+    "NativeHistogramSnapshot",
     "NullRecorder",
     "RecorderStats",
     "Registry",
@@ -76,6 +80,7 @@ __all__ = [
     "ThroughputSnapshot",
     "development_metrics_config",
     "generate_openmetrics",
+    "generate_protobuf",
     "generate_text",
     "make_asgi_app",
     "make_recorder",
