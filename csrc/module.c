@@ -86,6 +86,7 @@ static const am_registrar am_registrars[] = {
     am_duration_register,
     am_minmax_register,
     am_histogram_register,
+    am_native_histogram_register,
     am_rule_metric_register,
     am_throughput_register,
     am_ring_register,
@@ -111,8 +112,8 @@ am_exec(PyObject *module)
 
 #define AM_STATE_TYPES(X) \
     X(counter_type) X(float_type) X(duration_type) X(minmax_type) \
-    X(histogram_type) X(rule_metric_type) X(throughput_type) X(ring_type) X(striped_type) \
-    X(timedelta_type) X(fast_lookup_type) X(default_call_type)
+    X(histogram_type) X(native_histogram_type) X(rule_metric_type) X(throughput_type) \
+    X(ring_type) X(striped_type) X(timedelta_type) X(fast_lookup_type) X(default_call_type)
 
 static int
 am_traverse(PyObject *module, visitproc visit, void *arg)

@@ -14,6 +14,7 @@ typedef struct {
     PyTypeObject *duration_type;
     PyTypeObject *minmax_type;
     PyTypeObject *histogram_type;
+    PyTypeObject *native_histogram_type;
     PyTypeObject *rule_metric_type;
     PyTypeObject *throughput_type;
     PyTypeObject *ring_type;
@@ -33,6 +34,7 @@ int am_float_register(PyObject *module, am_state *st);
 int am_duration_register(PyObject *module, am_state *st);
 int am_minmax_register(PyObject *module, am_state *st);
 int am_histogram_register(PyObject *module, am_state *st);
+int am_native_histogram_register(PyObject *module, am_state *st);
 int am_rule_metric_register(PyObject *module, am_state *st);
 int am_throughput_register(PyObject *module, am_state *st);
 int am_ring_register(PyObject *module, am_state *st);

@@ -11,19 +11,10 @@
 #include "../../csrc/minmax.c"
 #include "../../csrc/throughput.c"
 
+#include "harness.h"
+
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
-
-static atomic_int failed;
-
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (!(cond) && !atomic_exchange(&failed, 1)) {     \
-            fprintf(stderr, __VA_ARGS__);                  \
-            fputc('\n', stderr);                           \
-        }                                                  \
-    } while (0)
 
 static void
 run(int n, void *(*fn)(void *), void **args)
