@@ -1,61 +1,97 @@
-/* cells.h -- the internal C API of the cell types, for C code outside a
- * cell's own file: the registry's children (children.c) record through it
- * and the exposition renderer (render.c) reads through it.
+/* cells.h -- a cell from C code outside its own file (the registry's
+ * children, the C exposition renderer, native histograms): one function per
+ * cell kind and operation, so that no caller assumes one word per value. Every reader here is safe
+ * while other threads (and, for arena cells, other processes) record;
+ * each says what it returns meanwhile. Types are checked by the caller
+ * (am_state holds them); the functions take the object as a PyObject *.
  *
- * Such code reaches a cell ONLY through these functions, never through its
- * words: how a cell keeps its value (one word, stripes grown under
- * contention, words in a shared arena) is its own file's business, and a
- * change of layout changes the functions here, not their callers.
- *
- * `cell` is always an instance of the named type (callers check; these
- * functions do not). Functions marked "plain C" call no Python API: they
- * may run with the thread state detached (the GIL released), which the
- * renderer does on large registries. Reads are what the type's own getters
- * return (acquire loads; a histogram read is one consistent snapshot).
+ * Layouts are documented beside each cell's struct (counter.c, float.c,
+ * striped.c, float_adder.c, histogram.c, rule_metric.c, hotcold.h) and the
+ * stripe machinery in stripes.h.
  */
 #ifndef AM_CELLS_H
 #define AM_CELLS_H
 
 #include "module.h"
 
-/* ---- AtomicCounter (counter.c) ------------------------------------------ */
+/* ---- integral counters ---------------------------------------------------
+ * AtomicCounter: one word, a linearizable load.
+ * StripedCounter and _IntAdder: base + every stripe; exact when idle, and
+ * between the values at the start and end of the call when concurrent adds
+ * have one sign. Never outside int64. */
+int64_t am_atomic_counter_load(PyObject *op);
+int64_t am_striped_load(PyObject *op);
 
-/* The value. Plain C. */
-int64_t am_counter_value(PyObject *cell);
+/* ---- float sums ------------------------------------------------------------
+ * AtomicFloat: one word. _FloatAdder: base + every stripe, monotonic for
+ * adds of one sign (float_adder.c). */
+double am_atomic_float_load(PyObject *op);
+double am_float_adder_load(PyObject *op);
 
-/* Add n unless the int64 result would overflow. Returns 0, or -1 with
- * nothing changed and *prev the value the check saw (for am_overflow).
- * Plain C; linearizable like AtomicCounter.add. */
-int am_counter_add(PyObject *cell, int64_t n, int64_t *prev);
+/* The value of a registry counter's integral part (AtomicCounter for arena
+ * cells, _IntAdder in process, StripedCounter) into *out: 0, or -1 with a
+ * TypeError set for any other object. */
+static inline int
+am_int_cell_load(am_state *st, PyObject *cell, int64_t *out)
+{
+    PyTypeObject *tp = Py_TYPE(cell);
+    if (tp == st->int_adder_type || tp == st->striped_type) {
+        *out = am_striped_load(cell);
+        return 0;
+    }
+    if (tp == st->counter_type) {
+        *out = am_atomic_counter_load(cell);
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "not an integral counter cell: %.100s", tp->tp_name);
+    return -1;
+}
 
-/* Set the value. Plain C. */
-void am_counter_set(PyObject *cell, int64_t v);
+/* The value of a registry counter's fractional part (AtomicFloat for arena
+ * cells, _FloatAdder in process) into *out: 0, or -1 with a TypeError. */
+static inline int
+am_float_cell_load(am_state *st, PyObject *cell, double *out)
+{
+    PyTypeObject *tp = Py_TYPE(cell);
+    if (tp == st->float_adder_type) {
+        *out = am_float_adder_load(cell);
+        return 0;
+    }
+    if (tp == st->float_type) {
+        *out = am_atomic_float_load(cell);
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "not a float counter cell: %.100s", tp->tp_name);
+    return -1;
+}
 
-/* ---- AtomicFloat (float.c) ---------------------------------------------- */
+/* ---- updates, for the registry's children (counter_child.c, gauge_child.c) --
+ * Each is the cell's own method minus argument parsing: same atomicity, same
+ * errors. The int64 ones return 0, or -1 with the cell's own OverflowError
+ * set (nothing changed); `what` names the operation in it ("inc()"). */
+int am_atomic_counter_add(PyObject *op, int64_t n, const char *what);
+void am_atomic_counter_set(PyObject *op, int64_t v);
+/* StripedCounter (wide = 0) and _IntAdder (wide = 1). */
+int am_striped_add(PyObject *op, int64_t n, int wide, const char *what);
+void am_atomic_float_add(PyObject *op, double x);
+void am_atomic_float_set(PyObject *op, double x);
+void am_float_adder_add(PyObject *op, double x);
 
-/* The value. Plain C. */
-double am_float_value(PyObject *cell);
-
-/* Add x (IEEE-754 addition). Plain C. */
-void am_float_add(PyObject *cell, double x);
-
-/* Set the value. Plain C. */
-void am_float_set(PyObject *cell, double x);
-
-/* ---- AtomicHistogram (histogram.c) --------------------------------------- */
+/* ---- AtomicHistogram (histogram.c) --------------------------------------
+ * Plain C readings for the renderer; the methods themselves for children. */
 
 /* The number of buckets, the +Inf one included (len(bounds()) + 1). */
-Py_ssize_t am_histogram_nbuckets(PyObject *cell);
+Py_ssize_t am_histogram_nbuckets(PyObject *op);
 
-/* One consistent snapshot, as AtomicHistogram.snapshot() takes it, into C
- * memory: buckets[i] receives bucket i's count (not cumulative; room for
- * am_histogram_nbuckets words), *count their sum; returns the sum of the
- * same observations. Plain C (it may wait, bounded, for a concurrent
- * reader of the same cell). */
-double am_histogram_read(PyObject *cell, int64_t *buckets, int64_t *count);
+/* One consistent snapshot, as AtomicHistogram._snapshot() takes it (the cell
+ * and every stripe), into C memory: buckets[i] receives bucket i's count
+ * (not cumulative; am_histogram_nbuckets words), *count their sum; returns
+ * the sum of the same observations. No Python API: callable with the thread
+ * state detached (it may wait, bounded, for another reader of the cell). */
+double am_histogram_read(PyObject *op, int64_t *buckets, int64_t *count);
 
-/* AtomicHistogram.observe(x) and ._snapshot(): the methods themselves. */
-PyObject *am_histogram_observe(PyObject *cell, PyObject *x);
-PyObject *am_histogram_snapshot(PyObject *cell);
+/* AtomicHistogram.observe(x) and ._snapshot(). */
+PyObject *am_histogram_observe(PyObject *op, PyObject *x);
+PyObject *am_histogram_snapshot(PyObject *op);
 
 #endif /* AM_CELLS_H */

@@ -12,12 +12,24 @@
 
 #include "module.h"
 
+/* What a counter child's cells are (its `kinds` byte, immutable): the int
+ * cell's type in AM_INT_KIND, and AM_FLOAT_ADDER when the float cell is a
+ * _FloatAdder (the one a counter makes for itself is) rather than an
+ * AtomicFloat. */
+#define AM_INT_ATOMIC 0   /* AtomicCounter: arena cells */
+#define AM_INT_ADDER 1    /* _IntAdder: in process */
+#define AM_INT_STRIPED 2  /* StripedCounter */
+#define AM_INT_KIND 3
+#define AM_INT_STRIPES 3  /* either striped kind: read with am_striped_load */
+#define AM_FLOAT_ADDER 4
+
 typedef struct {
     PyObject_VAR_HEAD     /* ob_size: bytes of text */
-    PyObject *int_cell;   /* AtomicCounter, strong; immutable: integral increments */
-    am_ptr float_cell;    /* AtomicFloat, strong: fractional increments. NULL in a
-                             counter given none until its first one: then set once,
-                             by CAS [acq_rel]; read with acquire loads */
+    PyObject *int_cell;   /* strong; immutable: integral increments */
+    am_ptr float_cell;    /* strong: fractional increments. NULL in a counter given
+                             none until its first one: then set once, by CAS
+                             [acq_rel]; read with acquire loads */
+    uint8_t kinds;        /* immutable: AM_INT_* | AM_FLOAT_ADDER */
     char text[];
 } am_counter_child;
 

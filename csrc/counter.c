@@ -12,6 +12,12 @@ typedef am_word_cell CounterObject;  /* the word itself follows the head */
 
 #define CounterObject_CAST(op) ((CounterObject *)(op))
 
+int64_t
+am_atomic_counter_load(PyObject *op)
+{
+    return am_load_acquire(CounterObject_CAST(op)->cell);
+}
+
 static PyObject *
 Counter_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
@@ -200,22 +206,21 @@ static PyType_Spec Counter_spec = {
 
 /* ---- cells.h ------------------------------------------------------------ */
 
-int64_t
-am_counter_value(PyObject *cell)
-{
-    return am_load_acquire(CounterObject_CAST(cell)->cell);
-}
-
 int
-am_counter_add(PyObject *cell, int64_t n, int64_t *prev)
+am_atomic_counter_add(PyObject *op, int64_t n, const char *what)
 {
-    return am_add_checked_acq_rel(CounterObject_CAST(cell)->cell, n, prev);
+    int64_t prev;
+    if (am_add_checked_acq_rel(CounterObject_CAST(op)->cell, n, &prev) < 0) {
+        (void)am_overflow(what, prev, n);
+        return -1;
+    }
+    return 0;
 }
 
 void
-am_counter_set(PyObject *cell, int64_t v)
+am_atomic_counter_set(PyObject *op, int64_t v)
 {
-    am_store_release(CounterObject_CAST(cell)->cell, v);
+    am_store_release(CounterObject_CAST(op)->cell, v);
 }
 
 int

@@ -9,8 +9,40 @@
 
 #define CounterChild_CAST(op) ((am_counter_child *)(op))
 
-/* The float cell of a counter, made now if it has none yet: borrowed, or
- * NULL with an exception set. */
+/* The int cell's value and updates, by its kind (the `kinds` byte). */
+static inline int64_t
+int_value(const am_counter_child *self)
+{
+    return self->kinds & AM_INT_STRIPES ? am_striped_load(self->int_cell)
+                                        : am_atomic_counter_load(self->int_cell);
+}
+
+static inline int
+int_add(am_counter_child *self, int64_t n, const char *what)
+{
+    switch (self->kinds & AM_INT_KIND) {
+    case AM_INT_ADDER:
+        return am_striped_add(self->int_cell, n, 1, what);
+    case AM_INT_STRIPED:
+        return am_striped_add(self->int_cell, n, 0, what);
+    default:
+        return am_atomic_counter_add(self->int_cell, n, what);
+    }
+}
+
+/* The float cell's value; 0.0 while the counter has none. */
+static inline double
+float_value(const am_counter_child *self)
+{
+    PyObject *cell = am_ptr_load_acquire((am_ptr *)&self->float_cell);
+    if (cell == NULL) {
+        return 0.0;
+    }
+    return self->kinds & AM_FLOAT_ADDER ? am_float_adder_load(cell) : am_atomic_float_load(cell);
+}
+
+/* The float cell of a counter, made now (a _FloatAdder) if it has none yet:
+ * borrowed, or NULL with an exception set. */
 static PyObject *
 counter_float_cell(am_counter_child *self)
 {
@@ -18,10 +50,8 @@ counter_float_cell(am_counter_child *self)
     if (cell != NULL) {
         return cell;
     }
-    /* The int cell is always an AtomicCounter of this module: its state
-     * names AtomicFloat. */
-    am_state *st = PyType_GetModuleState(Py_TYPE(self->int_cell));
-    PyObject *fresh = PyObject_CallNoArgs((PyObject *)st->float_type);
+    am_state *st = am_child_state(Py_TYPE(self));
+    PyObject *fresh = PyObject_CallNoArgs((PyObject *)st->float_adder_type);
     if (fresh == NULL) {
         return NULL;
     }
@@ -37,9 +67,8 @@ void
 am_counter_child_read(PyObject *op, am_counter_reading *out)
 {
     am_counter_child *self = CounterChild_CAST(op);
-    PyObject *fcell = am_ptr_load_acquire(&self->float_cell);
-    double frac = fcell != NULL ? am_float_value(fcell) : 0.0;  /* read first, as documented */
-    int64_t whole = am_counter_value(self->int_cell);
+    double frac = float_value(self);  /* read first, as documented */
+    int64_t whole = int_value(self);
     out->whole = whole;
     out->exact = frac == 0.0;
     if (out->exact) {
@@ -60,17 +89,26 @@ am_counter_child_read(PyObject *op, am_counter_reading *out)
 static PyObject *
 counter_new(PyTypeObject *type, PyObject *text, PyObject *int_cell, PyObject *float_cell)
 {
-    /* The C base's state: counter_type and float_type to check the cells. */
     am_state *st = am_child_state(type);
-    if (int_cell != NULL && am_check_cell(int_cell, st->counter_type, "int_cell") < 0) {
-        return NULL;
+    uint8_t kinds = AM_INT_ADDER;
+    if (int_cell != NULL) {
+        PyTypeObject *tp = Py_TYPE(int_cell);
+        kinds = tp == st->int_adder_type ? AM_INT_ADDER
+                : tp == st->striped_type ? AM_INT_STRIPED
+                                         : AM_INT_ATOMIC;
+        if (kinds == AM_INT_ATOMIC && am_check_cell(int_cell, st->counter_type, "int_cell") < 0) {
+            return NULL;
+        }
     }
-    if (float_cell != NULL && am_check_cell(float_cell, st->float_type, "float_cell") < 0) {
+    if (float_cell == NULL || Py_IS_TYPE(float_cell, st->float_adder_type)) {
+        kinds |= AM_FLOAT_ADDER;  /* none yet: it will be a _FloatAdder */
+    }
+    else if (am_check_cell(float_cell, st->float_type, "float_cell") < 0) {
         return NULL;
     }
     PyObject *own = NULL;
     if (int_cell == NULL) {
-        own = PyObject_CallNoArgs((PyObject *)st->counter_type);
+        own = PyObject_CallNoArgs((PyObject *)st->int_adder_type);
         if (own == NULL) {
             return NULL;
         }
@@ -83,6 +121,7 @@ counter_new(PyTypeObject *type, PyObject *text, PyObject *int_cell, PyObject *fl
         return NULL;
     }
     self->int_cell = own != NULL ? own : Py_NewRef(int_cell);
+    self->kinds = kinds;
     atomic_store_explicit(&self->float_cell, (void *)Py_XNewRef(float_cell),
                           memory_order_relaxed);  /* published with the object */
     return (PyObject *)self;
@@ -119,11 +158,10 @@ CounterChild_labelled(PyTypeObject *type, PyObject *const *args, Py_ssize_t narg
 #define AM_INT64_LIMIT 9223372036854775808.0  /* 2**63: integral floats below it are exact */
 
 static PyObject *
-counter_add_int(am_counter_child *self, int64_t n, const char *op)
+counter_add_int(am_counter_child *self, int64_t n, const char *what)
 {
-    int64_t prev;
-    if (am_counter_add(self->int_cell, n, &prev) < 0) {
-        return am_overflow(op, prev, n);
+    if (int_add(self, n, what) < 0) {
+        return NULL;
     }
     Py_RETURN_NONE;
 }
@@ -163,7 +201,12 @@ CounterChild_inc(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject
         if (fcell == NULL) {
             return NULL;
         }
-        am_float_add(fcell, x);
+        if (self->kinds & AM_FLOAT_ADDER) {
+            am_float_adder_add(fcell, x);
+        }
+        else {
+            am_atomic_float_add(fcell, x);
+        }
         Py_RETURN_NONE;
     }
     int64_t n;

@@ -14,6 +14,12 @@ typedef am_word_cell FloatObject;  /* the word itself follows the head */
 
 #define FloatObject_CAST(op) ((FloatObject *)(op))
 
+double
+am_atomic_float_load(PyObject *op)
+{
+    return am_load_double_acquire(FloatObject_CAST(op)->cell);
+}
+
 static PyObject *
 Float_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
@@ -175,22 +181,16 @@ static PyType_Spec Float_spec = {
 
 /* ---- cells.h ------------------------------------------------------------ */
 
-double
-am_float_value(PyObject *cell)
+void
+am_atomic_float_add(PyObject *op, double x)
 {
-    return am_load_double_acquire(FloatObject_CAST(cell)->cell);
+    (void)am_double_add_acq_rel(FloatObject_CAST(op)->cell, x);
 }
 
 void
-am_float_add(PyObject *cell, double x)
+am_atomic_float_set(PyObject *op, double x)
 {
-    (void)am_double_add_acq_rel(FloatObject_CAST(cell)->cell, x);
-}
-
-void
-am_float_set(PyObject *cell, double x)
-{
-    am_store_release(FloatObject_CAST(cell)->cell, am_bits_of(x));
+    am_store_release(FloatObject_CAST(op)->cell, am_bits_of(x));
 }
 
 int

@@ -14,10 +14,10 @@
 static void
 gauge_set(am_gauge_child *self, double x)
 {
-    am_float_set(am_ptr_load_acquire(&self->cell), x);
+    am_atomic_float_set(am_ptr_load_acquire(&self->cell), x);
     PyObject *stamp = am_ptr_load_acquire(&self->stamp);
     if (stamp != NULL) {
-        am_counter_set(stamp, am_realtime_ns());
+        am_atomic_counter_set(stamp, am_realtime_ns());
     }
 }
 
@@ -107,10 +107,10 @@ GaugeChild_inc(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *
     if (amount != NULL && am_as_double(amount, "x", &x) < 0) {
         return NULL;
     }
-    am_float_add(am_ptr_load_acquire(&self->cell), x);
+    am_atomic_float_add(am_ptr_load_acquire(&self->cell), x);
     PyObject *stamp = am_ptr_load_acquire(&self->stamp);
     if (stamp != NULL) {
-        am_counter_set(stamp, am_realtime_ns());
+        am_atomic_counter_set(stamp, am_realtime_ns());
     }
     Py_RETURN_NONE;
 }
@@ -167,7 +167,7 @@ GaugeChild_value(PyObject *op, PyObject *Py_UNUSED(ignored))
 double
 am_gauge_child_value(PyObject *op)
 {
-    return am_float_value(am_ptr_load_acquire(&GaugeChild_CAST(op)->cell));
+    return am_atomic_float_load(am_ptr_load_acquire(&GaugeChild_CAST(op)->cell));
 }
 
 PyDoc_STRVAR(GaugeChild_bind_doc,

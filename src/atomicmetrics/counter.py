@@ -1,12 +1,16 @@
 """The Prometheus counter: a monotonically increasing total, and its family.
 
-``Counter`` is a C type (``atomicmetrics._core``): an exact int64 part (an
-``AtomicCounter``) for integral increments and a float part (an
-``AtomicFloat``, made on the first fractional increment unless the storage
-gave one) added by CAS on a double's bits, so that each increment is one
-atomic operation in one C call; ``value()`` sums them. A counter family named
-``x`` (or asked for as ``x_total``) has family name ``x`` and exposes the
-sample ``x_total``.
+``Counter`` is a C type (``atomicmetrics._core``, ``csrc/counter_child.c``)
+with two cells, so that each increment is one atomic operation in one C
+call: integral increments go to an int64 cell (exact), fractional ones are
+added by CAS on a double's bits; ``value()`` sums them. In process the cells
+are ``_IntAdder`` and ``_FloatAdder`` (the latter made on the first
+fractional increment): one word each while recording does not contend,
+spread over per-thread cache-line stripes once it does (free-threaded
+builds; ``csrc/stripes.h``); in a multi-process arena they are
+``AtomicCounter`` and ``AtomicFloat``. A counter family named ``x`` (or
+asked for as ``x_total``) has family name ``x`` and exposes the sample
+``x_total``.
 """
 
 from __future__ import annotations

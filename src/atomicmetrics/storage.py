@@ -6,7 +6,10 @@ names them (family name, label values, role within the child). Two
 implementations exist:
 
 * ``InProcessStorage`` (the default of ``Registry``) constructs the C objects,
-  which own their words in process memory; the key is ignored.
+  which own their words in process memory; the key is ignored. Its counter
+  cells are contention-adaptive (``_IntAdder``, ``_FloatAdder``: one word
+  each until threads contend, then spread over per-thread stripes), and so
+  are its histogram, rule-execution and throughput cells.
 * the multi-process arena (``atomicmetrics.multiprocess``) places each cell
   in a shared mmap'd file at an offset it finds or allocates for the key and
   returns ``Type._from_buffer(view, offset, ...)``; every process asking for
@@ -15,9 +18,11 @@ implementations exist:
   exists.
 
 Roles (``CellKey.role``) per child kind: counter ``"int"`` (integral adds,
-an ``AtomicCounter``) and ``"float"`` (fractional adds, an ``AtomicFloat``,
-or ``None``: the counter then makes its own on its first fractional add,
-which in process saves 40 bytes on every counter that never sees one);
+an ``IntCell``: ``_IntAdder`` in process, ``AtomicCounter`` in the arena) and
+``"float"`` (fractional adds, a ``FloatCell``: ``AtomicFloat`` in the arena;
+``None`` in process, where the counter makes its own ``_FloatAdder`` on its
+first fractional add, which saves 32 bytes on every counter that never sees
+one);
 gauge ``"value"``; histogram ``"histogram"``; rule execution ``"rule"``;
 throughput ``"throughput"``.
 
@@ -40,12 +45,20 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple, Protocol
 
-from atomicmetrics._core import AtomicCounter, AtomicFloat
+from atomicmetrics._core import AtomicCounter, AtomicFloat, _FloatAdder, _IntAdder
 from atomicmetrics.atomic_histogram import AtomicHistogram
 from atomicmetrics.rule_metric import RuleExecutionMetric
 from atomicmetrics.throughput import ThroughputMetric
 
-__all__ = ["MULTIPROCESS_MODES", "CellKey", "CellStorage", "InProcessStorage", "MultiprocessMode"]
+__all__ = [
+    "MULTIPROCESS_MODES",
+    "CellKey",
+    "CellStorage",
+    "FloatCell",
+    "InProcessStorage",
+    "IntCell",
+    "MultiprocessMode",
+]
 
 MultiprocessMode = Literal["all", "livesum", "max", "min", "mostrecent"]
 MULTIPROCESS_MODES: tuple[MultiprocessMode, ...] = ("all", "livesum", "max", "min", "mostrecent")
@@ -61,12 +74,20 @@ class CellKey(NamedTuple):
     role: str
 
 
+IntCell = AtomicCounter | _IntAdder
+"""A counter's integral part: ``_IntAdder`` in process, ``AtomicCounter`` in an arena
+(the types ``Counter`` accepts, ``StripedCounter`` aside)."""
+
+FloatCell = AtomicFloat | _FloatAdder
+"""A counter's fractional part: ``_FloatAdder`` in process, ``AtomicFloat`` in an arena."""
+
+
 class CellStorage(Protocol):
     """Makes the cells of a child; see the module docstring for the contract."""
 
-    def int_cell(self, key: CellKey) -> AtomicCounter: ...
+    def int_cell(self, key: CellKey) -> IntCell: ...
 
-    def float_cell(self, key: CellKey) -> AtomicFloat | None: ...
+    def float_cell(self, key: CellKey) -> FloatCell | None: ...
 
     def gauge_cell(self, key: CellKey, mode: MultiprocessMode) -> AtomicFloat: ...
 
@@ -88,10 +109,10 @@ class InProcessStorage:
 
     __slots__ = ()
 
-    def int_cell(self, key: CellKey) -> AtomicCounter:
-        return AtomicCounter()
+    def int_cell(self, key: CellKey) -> IntCell:
+        return _IntAdder()
 
-    def float_cell(self, key: CellKey) -> AtomicFloat | None:
+    def float_cell(self, key: CellKey) -> FloatCell | None:
         return None  # the counter makes one if it ever needs it
 
     def gauge_cell(self, key: CellKey, mode: MultiprocessMode) -> AtomicFloat:
