@@ -56,6 +56,7 @@ static const am_registrar am_registrars[] = {
     am_null_sink_register,
     am_striped_register,
     am_fastcall_register,
+    am_remap_register,
 };
 
 static int

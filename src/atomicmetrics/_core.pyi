@@ -11,6 +11,8 @@ from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot
 
 FREE_THREADED_BUILD: int
 
+def _remap_shared(view: memoryview, fd: int, /) -> None: ...
+
 @final
 class AtomicCounter:
     def __new__(cls, value: int = 0) -> AtomicCounter: ...
