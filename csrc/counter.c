@@ -8,10 +8,7 @@
  */
 #include "module.h"
 
-typedef struct {
-    AM_CELL_HEAD
-    am_word own;      /* the word itself for objects that own their storage */
-} CounterObject;
+typedef am_word_cell CounterObject;  /* the word itself follows the head */
 
 #define CounterObject_CAST(op) ((CounterObject *)(op))
 
@@ -28,26 +25,13 @@ Counter_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (value_obj != NULL && am_as_int64(value_obj, "value", &value) < 0) {
         return NULL;
     }
-    CounterObject *self = (CounterObject *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        return NULL;
-    }
-    self->cell = &self->own;
-    self->owner = NULL;
-    am_store_release(self->cell, value);
-    return (PyObject *)self;
+    return am_word_cell_new(type, value);
 }
 
 PyDoc_STRVAR(Counter_from_buffer_doc,
 "_from_buffer($type, view, offset, /)\n--\n\n"
 "Private: a counter whose word lives at `offset` of a writable memoryview\n"
 "(the multi-process arena). The word is used as it is, not cleared.");
-
-static PyObject *
-Counter_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
-{
-    return am_cell_from_buffer(type, args, nargs, sizeof(am_word));
-}
 
 PyDoc_STRVAR(Counter_cell_bytes_doc,
 "_cell_bytes($type, /)\n--\n\nPrivate: bytes of arena storage one counter needs.");
@@ -115,12 +99,6 @@ Counter_fetch_add(PyObject *op, PyObject *arg)
 
 PyDoc_STRVAR(Counter_load_doc, "load($self, /)\n--\n\nThe current value.");
 
-static PyObject *
-Counter_load(PyObject *op, PyObject *Py_UNUSED(ignored))
-{
-    return PyLong_FromLongLong(am_load_acquire(CounterObject_CAST(op)->cell));
-}
-
 PyDoc_STRVAR(Counter_store_doc, "store($self, v, /)\n--\n\nSet the value to the int v.");
 
 static PyObject *
@@ -154,32 +132,16 @@ PyDoc_STRVAR(Counter_compare_and_swap_doc,
 static PyObject *
 Counter_compare_and_swap(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
-    int64_t expected, desired;
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError,
-                     "compare_and_swap() takes exactly 2 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    if (am_as_int64(args[0], "expected", &expected) < 0
-        || am_as_int64(args[1], "new", &desired) < 0) {
-        return NULL;
-    }
-    return PyBool_FromLong(am_cas_acq_rel(CounterObject_CAST(op)->cell, &expected, desired));
+    return am_int64_cell_cas(op, "compare_and_swap", args, nargs);
 }
 
 PyDoc_STRVAR(Counter_reset_doc,
 "reset($self, /)\n--\n\nSet the value to 0 and return the previous value.");
 
 static PyObject *
-Counter_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
-{
-    return PyLong_FromLongLong(am_exchange_acq_rel(CounterObject_CAST(op)->cell, 0));
-}
-
-static PyObject *
 Counter_int(PyObject *op)
 {
-    return PyLong_FromLongLong(am_load_acquire(CounterObject_CAST(op)->cell));
+    return am_int64_cell_load(op, NULL);
 }
 
 static PyObject *
@@ -194,13 +156,13 @@ static PyMethodDef Counter_methods[] = {
     {"dec", Counter_dec, METH_NOARGS, Counter_dec_doc},
     {"add", Counter_add, METH_O, Counter_add_doc},
     {"fetch_add", Counter_fetch_add, METH_O, Counter_fetch_add_doc},
-    {"load", Counter_load, METH_NOARGS, Counter_load_doc},
+    {"load", am_int64_cell_load, METH_NOARGS, Counter_load_doc},
     {"store", Counter_store, METH_O, Counter_store_doc},
     {"swap", Counter_swap, METH_O, Counter_swap_doc},
     {"compare_and_swap", AM_METHOD(Counter_compare_and_swap), METH_FASTCALL,
      Counter_compare_and_swap_doc},
-    {"reset", Counter_reset, METH_NOARGS, Counter_reset_doc},
-    {"_from_buffer", AM_METHOD(Counter_from_buffer), METH_FASTCALL | METH_CLASS,
+    {"reset", am_int64_cell_reset, METH_NOARGS, Counter_reset_doc},
+    {"_from_buffer", AM_METHOD(am_word_cell_from_buffer), METH_FASTCALL | METH_CLASS,
      Counter_from_buffer_doc},
     {"_cell_bytes", AM_METHOD(am_word_cell_bytes), METH_NOARGS | METH_CLASS,
      Counter_cell_bytes_doc},

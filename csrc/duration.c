@@ -15,10 +15,7 @@
  */
 #include "module.h"
 
-typedef struct {
-    AM_CELL_HEAD
-    am_word own;      /* the word itself for objects that own their storage */
-} DurationObject;
+typedef am_word_cell DurationObject;  /* the word itself follows the head */
 
 #define DurationObject_CAST(op) ((DurationObject *)(op))
 
@@ -103,26 +100,13 @@ Duration_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (ns_obj != NULL && am_as_int64(ns_obj, "ns", &ns) < 0) {
         return NULL;
     }
-    DurationObject *self = (DurationObject *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        return NULL;
-    }
-    self->cell = &self->own;
-    self->owner = NULL;
-    am_store_release(self->cell, ns);
-    return (PyObject *)self;
+    return am_word_cell_new(type, ns);
 }
 
 PyDoc_STRVAR(Duration_from_buffer_doc,
 "_from_buffer($type, view, offset, /)\n--\n\n"
 "Private: a duration whose word lives at `offset` of a writable memoryview\n"
 "(the multi-process arena). The word is used as it is (zero = 0 ns).");
-
-static PyObject *
-Duration_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
-{
-    return am_cell_from_buffer(type, args, nargs, sizeof(am_word));
-}
 
 PyDoc_STRVAR(Duration_cell_bytes_doc,
 "_cell_bytes($type, /)\n--\n\nPrivate: bytes of arena storage one duration needs.");
@@ -165,12 +149,6 @@ Duration_add(PyObject *op, PyObject *arg)
 }
 
 PyDoc_STRVAR(Duration_load_ns_doc, "load_ns($self, /)\n--\n\nThe current value in nanoseconds.");
-
-static PyObject *
-Duration_load_ns(PyObject *op, PyObject *Py_UNUSED(ignored))
-{
-    return PyLong_FromLongLong(am_load_acquire(DurationObject_CAST(op)->cell));
-}
 
 PyDoc_STRVAR(Duration_load_doc,
 "load($self, /)\n--\n\n"
@@ -246,27 +224,11 @@ PyDoc_STRVAR(Duration_compare_and_swap_ns_doc,
 static PyObject *
 Duration_compare_and_swap_ns(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
-    int64_t expected, desired;
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError,
-                     "compare_and_swap_ns() takes exactly 2 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    if (am_as_int64(args[0], "expected", &expected) < 0
-        || am_as_int64(args[1], "new", &desired) < 0) {
-        return NULL;
-    }
-    return PyBool_FromLong(am_cas_acq_rel(DurationObject_CAST(op)->cell, &expected, desired));
+    return am_int64_cell_cas(op, "compare_and_swap_ns", args, nargs);
 }
 
 PyDoc_STRVAR(Duration_reset_doc,
 "reset($self, /)\n--\n\nSet the value to 0 and return the previous value in ns.");
-
-static PyObject *
-Duration_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
-{
-    return PyLong_FromLongLong(am_exchange_acq_rel(DurationObject_CAST(op)->cell, 0));
-}
 
 static PyObject *
 Duration_repr(PyObject *op)
@@ -278,14 +240,14 @@ Duration_repr(PyObject *op)
 static PyMethodDef Duration_methods[] = {
     {"add_ns", Duration_add_ns, METH_O, Duration_add_ns_doc},
     {"add", Duration_add, METH_O, Duration_add_doc},
-    {"load_ns", Duration_load_ns, METH_NOARGS, Duration_load_ns_doc},
+    {"load_ns", am_int64_cell_load, METH_NOARGS, Duration_load_ns_doc},
     {"load", Duration_load, METH_NOARGS, Duration_load_doc},
     {"seconds", Duration_seconds, METH_NOARGS, Duration_seconds_doc},
     {"store_ns", Duration_store_ns, METH_O, Duration_store_ns_doc},
     {"compare_and_swap_ns", AM_METHOD(Duration_compare_and_swap_ns), METH_FASTCALL,
      Duration_compare_and_swap_ns_doc},
-    {"reset", Duration_reset, METH_NOARGS, Duration_reset_doc},
-    {"_from_buffer", AM_METHOD(Duration_from_buffer), METH_FASTCALL | METH_CLASS,
+    {"reset", am_int64_cell_reset, METH_NOARGS, Duration_reset_doc},
+    {"_from_buffer", AM_METHOD(am_word_cell_from_buffer), METH_FASTCALL | METH_CLASS,
      Duration_from_buffer_doc},
     {"_cell_bytes", AM_METHOD(am_word_cell_bytes), METH_NOARGS | METH_CLASS,
      Duration_cell_bytes_doc},

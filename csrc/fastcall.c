@@ -15,9 +15,18 @@
  *     one as its `labels` with its children dict; the fallback converts with
  *     str(), validates and creates.
  *
- * _DefaultCall(noarg, fallback)
- *     Called with no arguments: returns noarg(). Otherwise returns
- *     fallback(*args, **kwargs). Counter.inc() is AtomicCounter.inc then.
+ * _DefaultCall(noarg, fallback, one=None)
+ *     Called with no arguments: returns noarg(). Called with exactly one
+ *     positional argument and no keywords when `one` is given: returns
+ *     one(arg) -- and if that raises an Exception (not a BaseException such
+ *     as KeyboardInterrupt), clears it and returns fallback(arg) instead, so
+ *     `one` can be a cell method that refuses what the fallback converts
+ *     (prometheus_client's Histogram.observe(numpy.int64(3)) or
+ *     observe(nan)). That retry is only correct because `one` is a cell
+ *     method that changes nothing when it raises. Otherwise returns
+ *     fallback(*args, **kwargs). Counter.inc() is AtomicCounter.inc then;
+ *     the prometheus_client facade's Histogram.observe(x) is
+ *     AtomicHistogram.observe(x).
  *
  * Both are immutable after construction, hold strong references (GC-tracked:
  * the fallback is usually a bound method of an object that holds this one),
@@ -161,6 +170,11 @@ typedef struct {
     PyObject_HEAD
     PyObject *noarg;       /* callable, immutable */
     PyObject *fallback;    /* callable, immutable */
+    PyObject *one;         /* callable or NULL, immutable */
+    /* When one is a bound built-in METH_O method (AtomicHistogram.observe),
+     * its C function and self, as `direct` below. NULL otherwise. */
+    PyCFunction direct_one;
+    PyObject *direct_one_self;  /* borrowed from one */
     /* When noarg is a bound built-in METH_NOARGS method (AtomicCounter.inc),
      * its C function and self, called directly: the cost of one vectorcall
      * dispatch less. NULL otherwise. Immutable; noarg keeps both alive. */
@@ -181,22 +195,33 @@ DefaultCall_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObj
         }
         return PyObject_CallNoArgs(self->noarg);
     }
+    if (self->one != NULL && PyVectorcall_NARGS(nargsf) == 1
+        && (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0)) {
+        PyObject *result = self->direct_one != NULL
+                               ? self->direct_one(self->direct_one_self, args[0])
+                               : PyObject_CallOneArg(self->one, args[0]);  /* new reference */
+        if (result != NULL || !PyErr_ExceptionMatches(PyExc_Exception)) {
+            return result;
+        }
+        PyErr_Clear();  /* `one` changed nothing: let the fallback convert or explain */
+    }
     return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
 }
 
 static PyObject *
 DefaultCall_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    PyObject *noarg, *fallback;
+    PyObject *noarg, *fallback, *one = Py_None;
     if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
         PyErr_SetString(PyExc_TypeError, "_DefaultCall() takes no keyword arguments");
         return NULL;
     }
-    if (!PyArg_ParseTuple(args, "OO:_DefaultCall", &noarg, &fallback)) {
+    if (!PyArg_ParseTuple(args, "OO|O:_DefaultCall", &noarg, &fallback, &one)) {
         return NULL;
     }
-    if (!PyCallable_Check(noarg) || !PyCallable_Check(fallback)) {
-        PyErr_SetString(PyExc_TypeError, "noarg and fallback must be callable");
+    if (!PyCallable_Check(noarg) || !PyCallable_Check(fallback)
+        || (one != Py_None && !PyCallable_Check(one))) {
+        PyErr_SetString(PyExc_TypeError, "noarg, fallback and one must be callable");
         return NULL;
     }
     DefaultCallObject *self = (DefaultCallObject *)type->tp_alloc(type, 0);
@@ -205,6 +230,14 @@ DefaultCall_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     self->noarg = Py_NewRef(noarg);
     self->fallback = Py_NewRef(fallback);
+    self->one = one == Py_None ? NULL : Py_NewRef(one);
+    self->direct_one = NULL;
+    self->direct_one_self = NULL;
+    if (self->one != NULL && PyCFunction_Check(one) && PyCFunction_GET_SELF(one) != NULL
+        && (PyCFunction_GET_FLAGS(one) & ~METH_COEXIST) == METH_O) {
+        self->direct_one = PyCFunction_GET_FUNCTION(one);
+        self->direct_one_self = PyCFunction_GET_SELF(one);
+    }
     self->direct = NULL;
     self->direct_self = NULL;
     if (PyCFunction_Check(noarg) && PyCFunction_GET_SELF(noarg) != NULL
@@ -223,6 +256,7 @@ DefaultCall_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(op));
     Py_VISIT(self->noarg);
     Py_VISIT(self->fallback);
+    Py_VISIT(self->one);
     return 0;
 }
 
@@ -232,6 +266,7 @@ DefaultCall_clear(PyObject *op)
     DefaultCallObject *self = DefaultCallObject_CAST(op);
     Py_CLEAR(self->noarg);
     Py_CLEAR(self->fallback);
+    Py_CLEAR(self->one);
     return 0;
 }
 
@@ -241,9 +276,10 @@ static PyMemberDef DefaultCall_members[] = {
 };
 
 PyDoc_STRVAR(DefaultCall_doc,
-"_DefaultCall(noarg, fallback, /)\n--\n\n"
-"Private: a callable; called without arguments it returns noarg(),\n"
-"otherwise fallback(*args, **kwargs).");
+"_DefaultCall(noarg, fallback, one=None, /)\n--\n\n"
+"Private: a callable; called without arguments it returns noarg(); with\n"
+"one positional argument and `one` given, one(arg), or fallback(arg) when\n"
+"that raises an Exception; otherwise fallback(*args, **kwargs).");
 
 static PyType_Slot DefaultCall_slots[] = {
     {Py_tp_new, DefaultCall_new},

@@ -10,10 +10,7 @@
  */
 #include "module.h"
 
-typedef struct {
-    AM_CELL_HEAD
-    am_word own;      /* the word itself for objects that own their storage */
-} FloatObject;
+typedef am_word_cell FloatObject;  /* the word itself follows the head */
 
 #define FloatObject_CAST(op) ((FloatObject *)(op))
 
@@ -30,26 +27,13 @@ Float_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (value_obj != NULL && am_as_double(value_obj, "value", &value) < 0) {
         return NULL;
     }
-    FloatObject *self = (FloatObject *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        return NULL;
-    }
-    self->cell = &self->own;
-    self->owner = NULL;
-    am_store_release(self->cell, am_bits_of(value));
-    return (PyObject *)self;
+    return am_word_cell_new(type, am_bits_of(value));
 }
 
 PyDoc_STRVAR(Float_from_buffer_doc,
 "_from_buffer($type, view, offset, /)\n--\n\n"
 "Private: a float whose word lives at `offset` of a writable memoryview\n"
 "(the multi-process arena). The word is used as it is (zero bits = 0.0).");
-
-static PyObject *
-Float_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
-{
-    return am_cell_from_buffer(type, args, nargs, sizeof(am_word));
-}
 
 PyDoc_STRVAR(Float_cell_bytes_doc,
 "_cell_bytes($type, /)\n--\n\nPrivate: bytes of arena storage one float needs.");
@@ -153,7 +137,7 @@ static PyMethodDef Float_methods[] = {
     {"swap", Float_swap, METH_O, Float_swap_doc},
     {"compare_and_swap", AM_METHOD(Float_compare_and_swap), METH_FASTCALL,
      Float_compare_and_swap_doc},
-    {"_from_buffer", AM_METHOD(Float_from_buffer), METH_FASTCALL | METH_CLASS,
+    {"_from_buffer", AM_METHOD(am_word_cell_from_buffer), METH_FASTCALL | METH_CLASS,
      Float_from_buffer_doc},
     {"_cell_bytes", AM_METHOD(am_word_cell_bytes), METH_NOARGS | METH_CLASS,
      Float_cell_bytes_doc},

@@ -200,39 +200,25 @@ Histogram_bucket_counts(PyObject *op, PyObject *Py_UNUSED(ignored))
     return list;
 }
 
-PyDoc_STRVAR(Histogram_snapshot_doc,
-"snapshot($self, /)\n--\n\n"
-"A consistent HistogramSnapshot(bounds, buckets, count, sum): exactly the\n"
-"observations started before the call, count == sum(buckets) always.");
+PyDoc_STRVAR(Histogram__snapshot_doc,
+"_snapshot($self, /)\n--\n\n"
+"Private: (bounds, buckets, count, sum), one consistent reading: exactly the\n"
+"observations started before the call, count == sum(buckets) always. The\n"
+"fields of HistogramSnapshot, in order; snapshot() builds it from them.");
 
 static PyObject *
-Histogram_snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
+Histogram__snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     HistogramObject *self = HistogramObject_CAST(op);
-    am_state *st = PyType_GetModuleState(Py_TYPE(op));
     hist_raw raw;
     if (hist_read(self, 0, &raw) < 0) {
         return NULL;
     }
     PyObject *result = NULL;
-    PyObject *args[4] = {self->bounds, NULL, NULL, NULL};
-    args[1] = am_hc_int_list(raw.buckets.words, hist_nbuckets(self->bounds));
-    if (args[1] == NULL) {
-        goto error;
+    PyObject *buckets = am_hc_int_list(raw.buckets.words, hist_nbuckets(self->bounds));
+    if (buckets != NULL) {
+        result = Py_BuildValue("(ONLd)", self->bounds, buckets, (long long)raw.count, raw.sum);
     }
-    args[2] = PyLong_FromLongLong(raw.count);
-    if (args[2] == NULL) {
-        goto error;
-    }
-    args[3] = PyFloat_FromDouble(raw.sum);
-    if (args[3] == NULL) {
-        goto error;
-    }
-    result = am_hc_build(st->histogram_snapshot, st->histogram_snapshot_fields, args);
-error:
-    Py_XDECREF(args[1]);
-    Py_XDECREF(args[2]);
-    Py_XDECREF(args[3]);
     am_hc_buf_free(&raw.buckets);
     return result;
 }
@@ -259,29 +245,21 @@ static PyMethodDef Histogram_methods[] = {
     {"count", Histogram_count, METH_NOARGS, Histogram_count_doc},
     {"sum", Histogram_sum, METH_NOARGS, Histogram_sum_doc},
     {"bucket_counts", Histogram_bucket_counts, METH_NOARGS, Histogram_bucket_counts_doc},
-    {"snapshot", Histogram_snapshot, METH_NOARGS, Histogram_snapshot_doc},
+    {"_snapshot", Histogram__snapshot, METH_NOARGS, Histogram__snapshot_doc},
     {"reset", Histogram_reset, METH_NOARGS, Histogram_reset_doc},
     {"_from_buffer", AM_METHOD(Histogram_from_buffer), METH_FASTCALL | METH_CLASS,
      Histogram_from_buffer_doc},
     {"_cell_bytes", AM_METHOD(Histogram_cell_bytes), METH_O | METH_CLASS,
      Histogram_cell_bytes_doc},
+    AM_INIT_SUBCLASS,
     {NULL, NULL, 0, NULL},
 };
 
 PyDoc_STRVAR(Histogram_doc,
 "AtomicHistogram(bounds)\n--\n\n"
-"A histogram with fixed bucket upper bounds and lock-free observe().\n\n"
-"Bounds: ints or floats, strictly increasing and finite; a trailing +Inf is\n"
-"accepted and dropped (the +Inf bucket always exists); anything else raises\n"
-"ValueError (TypeError for non-numbers). Bucket i counts\n"
-"bounds[i-1] < x <= bounds[i] (Prometheus `le`).\n\n"
-"Thread-safe (GIL and free-threaded builds, and across processes when the\n"
-"cell lives in a shared arena). observe() never waits: three atomic\n"
-"operations after the bucket search (linear up to 32 bounds, then\n"
-"bisection). Readers (every getter, snapshot(), reset()) exclude each other\n"
-"by a lock bit in the cell, never block observe(), and see a consistent\n"
-"state: client_golang's hot/cold scheme (csrc/hotcold.h). Does not check\n"
-"that the sum stays finite: it becomes +-Inf or NaN like float addition.");
+"The C core of atomicmetrics.AtomicHistogram (which adds snapshot(); its\n"
+"docstring states the contract): the cell, lock-free observe(), and readers\n"
+"on client_golang's hot/cold scheme (csrc/hotcold.h).");
 
 static PyType_Slot Histogram_slots[] = {
     {Py_tp_new, Histogram_new},
@@ -295,26 +273,12 @@ static PyType_Spec Histogram_spec = {
     .name = "atomicmetrics._core.AtomicHistogram",
     .basicsize = sizeof(HistogramObject),
     .itemsize = sizeof(am_word),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = Histogram_slots,
 };
 
 int
 am_histogram_register(PyObject *module, am_state *st)
 {
-    st->histogram_snapshot = am_import_attr("atomicmetrics.snapshots", "HistogramSnapshot");
-    if (st->histogram_snapshot == NULL) {
-        return -1;
-    }
-    st->histogram_snapshot_fields = PyObject_GetAttrString(st->histogram_snapshot,
-                                                           "__match_args__");
-    if (st->histogram_snapshot_fields == NULL) {
-        return -1;
-    }
-    if (!PyTuple_Check(st->histogram_snapshot_fields)
-        || PyTuple_GET_SIZE(st->histogram_snapshot_fields) != 4) {
-        PyErr_SetString(PyExc_SystemError, "HistogramSnapshot must have 4 fields");
-        return -1;
-    }
     return am_add_type(module, &Histogram_spec, &st->histogram_type);
 }

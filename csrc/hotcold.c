@@ -46,35 +46,27 @@ PyObject *
 am_hc_alloc(PyTypeObject *type, Py_ssize_t nitems)
 {
     size_t size = (size_t)type->tp_basicsize + (size_t)nitems * (size_t)type->tp_itemsize;
-    PyVarObject *op = PyObject_Malloc(size);
+    size_t head = sizeof(PyVarObject);
+    PyVarObject *op;
+    /* Both ways set the type (a new reference: heap type), refcount and
+     * ob_size, and add no sentinel item (unlike tp_alloc). */
+    if (PyType_IS_GC(type)) {
+        /* A Python subclass (every one is a GC type): GC header in front,
+         * tracked like PyType_GenericAlloc's objects. */
+        op = PyObject_GC_NewVar(PyVarObject, type, nitems);
+        if (op == NULL) {
+            return NULL;
+        }
+        memset((char *)op + head, 0, size - head);
+        PyObject_GC_Track(op);
+        return (PyObject *)op;
+    }
+    op = PyObject_Malloc(size);
     if (op == NULL) {
         return PyErr_NoMemory();
     }
     memset(op, 0, size);
-    /* Sets the type (a new reference: heap type), refcount and ob_size. */
     return (PyObject *)PyObject_InitVar(op, type, nitems);
-}
-
-PyObject *
-am_hc_build(PyObject *cls, PyObject *names, PyObject *const *values)
-{
-    PyTypeObject *tp = (PyTypeObject *)cls;
-    PyObject *empty = PyTuple_New(0);
-    if (empty == NULL) {
-        return NULL;
-    }
-    PyObject *obj = tp->tp_new(tp, empty, NULL);
-    Py_DECREF(empty);
-    if (obj == NULL) {
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
-        if (PyObject_GenericSetAttr(obj, PyTuple_GET_ITEM(names, i), values[i]) < 0) {
-            Py_DECREF(obj);
-            return NULL;
-        }
-    }
-    return obj;
 }
 
 static uint64_t

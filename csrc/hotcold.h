@@ -136,17 +136,10 @@ void am_hc_forget(am_uword *ctl, uint64_t dropped);
 
 /* Allocate a variable-size object of `type` with `nitems` zero-filled
  * trailing words (an object that owns its cell). Unlike tp_alloc this adds
- * no sentinel item, so an object costs exactly its __sizeof__. New
- * reference, or NULL with MemoryError set. For non-GC types only. */
+ * no sentinel item, so an object costs exactly its __sizeof__ (plus the GC
+ * header of a Python subclass, which is always a GC type). New reference,
+ * or NULL with MemoryError set. */
 PyObject *am_hc_alloc(PyTypeObject *type, Py_ssize_t nitems);
-
-/* Build an instance of the frozen dataclass `cls` whose fields are named by
- * the tuple `names` (its __match_args__), from `values` (borrowed, one per
- * name), the way copy and pickle do: object.__new__, then object.__setattr__
- * per field, skipping the generated __init__ (which costs ~1 us for eight
- * frozen fields). The snapshot classes therefore must not rely on
- * __post_init__. New reference, or NULL with an exception set. */
-PyObject *am_hc_build(PyObject *cls, PyObject *names, PyObject *const *values);
 
 /* R4 for the bucket words: exchange each of the cold half's `nbuckets`
  * bucket words with 0 into out[]; a snapshot (reset == 0) adds them into the

@@ -41,6 +41,42 @@ am_gc_dealloc(PyObject *op)
     Py_DECREF(tp);
 }
 
+PyObject *
+am_init_subclass(PyObject *cls, PyTypeObject *defining_class, PyObject *const *Py_UNUSED(args),
+                 Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
+        PyErr_Format(PyExc_TypeError, "%s.__init_subclass__() takes no arguments",
+                     ((PyTypeObject *)cls)->tp_name);
+        return NULL;
+    }
+    for (PyMethodDef *m = defining_class->tp_methods; m->ml_name != NULL; m++) {
+        if (m->ml_flags & (METH_CLASS | METH_STATIC)) {
+            continue;
+        }
+        PyObject *current = PyObject_GetAttrString(cls, m->ml_name);  /* new reference */
+        if (current == NULL) {
+            return NULL;
+        }
+        int inherited = Py_IS_TYPE(current, &PyMethodDescr_Type)
+                        && ((PyMethodDescrObject *)current)->d_method == m;
+        Py_DECREF(current);
+        if (!inherited) {
+            continue;  /* overridden on the way down: not ours to replace */
+        }
+        PyObject *descr = PyDescr_NewMethod((PyTypeObject *)cls, m);  /* new reference */
+        if (descr == NULL) {
+            return NULL;
+        }
+        int rc = PyObject_SetAttrString(cls, m->ml_name, descr);
+        Py_DECREF(descr);
+        if (rc < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 typedef int (*am_registrar)(PyObject *, am_state *);
 
 /* One entry per C type; each lives in the file named after it. */
@@ -77,10 +113,7 @@ am_exec(PyObject *module)
 #define AM_STATE_TYPES(X) \
     X(counter_type) X(float_type) X(duration_type) X(minmax_type) \
     X(histogram_type) X(rule_metric_type) X(throughput_type) X(ring_type) X(striped_type) \
-    X(timedelta_type) \
-    X(histogram_snapshot) X(histogram_snapshot_fields) X(rule_snapshot) X(rule_snapshot_fields) \
-    X(rule_timer) X(default_duration_bounds) \
-    X(fast_lookup_type) X(default_call_type)
+    X(timedelta_type) X(fast_lookup_type) X(default_call_type)
 
 static int
 am_traverse(PyObject *module, visitproc visit, void *arg)

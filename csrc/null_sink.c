@@ -16,6 +16,7 @@ NullSink_record(PyObject *Py_UNUSED(self), PyObject *const *Py_UNUSED(args),
 
 static PyMethodDef NullSink_methods[] = {
     {"record", AM_METHOD(NullSink_record), METH_FASTCALL, NullSink_record_doc},
+    AM_INIT_SUBCLASS,
     {NULL, NULL, 0, NULL},
 };
 

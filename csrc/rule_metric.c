@@ -149,12 +149,9 @@ static PyObject *
 Rule_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"buckets", NULL};
-    PyObject *bounds = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:RuleExecutionMetric", kwlist, &bounds)) {
+    PyObject *bounds;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:RuleExecutionMetric", kwlist, &bounds)) {
         return NULL;
-    }
-    if (bounds == NULL) {
-        bounds = ((am_state *)PyType_GetModuleState(type))->default_duration_bounds;
     }
     return am_hc_new(type, bounds, NULL, NULL, rule_cell_words);
 }
@@ -237,19 +234,6 @@ Rule_record(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(Rule_time_doc,
-"time($self, /)\n--\n\n"
-"A RuleTimer: a context manager and decorator that records the duration of\n"
-"its body (time.perf_counter_ns) with error=True when the body raises; the\n"
-"exception propagates.");
-
-static PyObject *
-Rule_time(PyObject *op, PyObject *Py_UNUSED(ignored))
-{
-    am_state *st = PyType_GetModuleState(Py_TYPE(op));
-    return PyObject_CallOneArg(st->rule_timer, op);
-}
-
 PyDoc_STRVAR(Rule_bounds_doc,
 "bounds($self, /)\n--\n\nThe finite bucket upper bounds in ns, a tuple of floats.");
 
@@ -320,33 +304,30 @@ RULE_GETTER(bucket_counts, RF_BUCKETS,
             "Executions per duration bucket, not cumulative: len(bounds()) + 1\n"
             "ints, the last one for the +Inf bucket.")
 
-PyDoc_STRVAR(Rule_snapshot_doc,
-"snapshot($self, /)\n--\n\n"
-"A consistent RuleExecutionSnapshot: exactly the executions recorded before\n"
-"the call. count == sum(bucket_counts), errors <= count, min <= average <= max.");
+PyDoc_STRVAR(Rule__snapshot_doc,
+"_snapshot($self, /)\n--\n\n"
+"Private: one consistent reading of every getter, in the order of the\n"
+"fields of RuleExecutionSnapshot (snapshot() builds it from them): exactly\n"
+"the executions recorded before the call; count == sum(bucket_counts),\n"
+"errors <= count, min <= average <= max.");
 
 static PyObject *
-Rule_snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
+Rule__snapshot(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     RuleObject *self = RuleObject_CAST(op);
-    am_state *st = PyType_GetModuleState(Py_TYPE(op));
     rule_raw raw;
     if (rule_read(self, 0, &raw) < 0) {
         return NULL;
     }
     rule_derived d = rule_derive(&raw);
-    PyObject *fields[RF_NFIELDS] = {NULL};
-    PyObject *result = NULL;
-    for (int f = 0; f < RF_NFIELDS; f++) {
-        fields[f] = rule_field_value(self, &raw, &d, (enum rule_field)f);
-        if (fields[f] == NULL) {
-            goto error;
+    PyObject *result = PyTuple_New(RF_NFIELDS);
+    for (int f = 0; result != NULL && f < RF_NFIELDS; f++) {
+        PyObject *v = rule_field_value(self, &raw, &d, (enum rule_field)f);
+        if (v == NULL) {
+            Py_CLEAR(result);
+            break;
         }
-    }
-    result = am_hc_build(st->rule_snapshot, st->rule_snapshot_fields, fields);
-error:
-    for (int f = 0; f < RF_NFIELDS; f++) {
-        Py_XDECREF(fields[f]);
+        PyTuple_SET_ITEM(result, f, v);
     }
     am_hc_buf_free(&raw.buckets);
     return result;
@@ -370,7 +351,6 @@ Rule_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
 
 static PyMethodDef Rule_methods[] = {
     {"record", AM_METHOD(Rule_record), METH_FASTCALL | METH_KEYWORDS, Rule_record_doc},
-    {"time", Rule_time, METH_NOARGS, Rule_time_doc},
     {"bounds", Rule_bounds, METH_NOARGS, Rule_bounds_doc},
     {"execution_count", Rule_execution_count, METH_NOARGS, Rule_execution_count_doc},
     {"error_count", Rule_error_count, METH_NOARGS, Rule_error_count_doc},
@@ -380,26 +360,22 @@ static PyMethodDef Rule_methods[] = {
     {"max_duration_ns", Rule_max_duration_ns, METH_NOARGS, Rule_max_duration_ns_doc},
     {"error_rate", Rule_error_rate, METH_NOARGS, Rule_error_rate_doc},
     {"bucket_counts", Rule_bucket_counts, METH_NOARGS, Rule_bucket_counts_doc},
-    {"snapshot", Rule_snapshot, METH_NOARGS, Rule_snapshot_doc},
+    {"_snapshot", Rule__snapshot, METH_NOARGS, Rule__snapshot_doc},
     {"reset", Rule_reset, METH_NOARGS, Rule_reset_doc},
     {"_from_buffer", AM_METHOD(Rule_from_buffer), METH_FASTCALL | METH_CLASS,
      Rule_from_buffer_doc},
     {"_cell_bytes", AM_METHOD(Rule_cell_bytes), METH_O | METH_CLASS,
      Rule_cell_bytes_doc},
+    AM_INIT_SUBCLASS,
     {NULL, NULL, 0, NULL},
 };
 
 PyDoc_STRVAR(Rule_doc,
-"RuleExecutionMetric(buckets=DEFAULT_DURATION_BUCKETS_NS)\n--\n\n"
-"Execution count, error count, total/min/max duration and a duration\n"
-"histogram of one rule, recorded by one lock-free C call.\n\n"
-"buckets: upper bounds in ns, same rules as AtomicHistogram's bounds.\n"
-"Thread-safe (GIL and free-threaded builds, and across processes when the\n"
-"cell lives in a shared arena). record() never waits; readers (getters,\n"
-"snapshot(), reset()) exclude each other by a lock bit in the cell, never\n"
-"block record(), and see one consistent set of executions (csrc/hotcold.h).\n"
-"Durations are placed in buckets by their nearest double (exact below\n"
-"2**53 ns); the average is clamped into [min, max] against rounding.");
+"RuleExecutionMetric(buckets)\n--\n\n"
+"The C core of atomicmetrics.RuleExecutionMetric (which adds the default\n"
+"buckets, time() and snapshot(); its docstring states the contract): the\n"
+"cell, lock-free record(), and readers on the hot/cold scheme of\n"
+"csrc/hotcold.h.");
 
 static PyType_Slot Rule_slots[] = {
     {Py_tp_new, Rule_new},
@@ -413,38 +389,12 @@ static PyType_Spec Rule_spec = {
     .name = "atomicmetrics._core.RuleExecutionMetric",
     .basicsize = sizeof(RuleObject),
     .itemsize = sizeof(am_word),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = Rule_slots,
 };
 
 int
 am_rule_metric_register(PyObject *module, am_state *st)
 {
-    st->rule_snapshot = am_import_attr("atomicmetrics.snapshots", "RuleExecutionSnapshot");
-    if (st->rule_snapshot == NULL) {
-        return -1;
-    }
-    st->rule_snapshot_fields = PyObject_GetAttrString(st->rule_snapshot, "__match_args__");
-    if (st->rule_snapshot_fields == NULL) {
-        return -1;
-    }
-    if (!PyTuple_Check(st->rule_snapshot_fields)
-        || PyTuple_GET_SIZE(st->rule_snapshot_fields) != RF_NFIELDS) {
-        PyErr_SetString(PyExc_SystemError, "RuleExecutionSnapshot must have 8 fields");
-        return -1;
-    }
-    st->rule_timer = am_import_attr("atomicmetrics.rule_metric", "RuleTimer");
-    if (st->rule_timer == NULL) {
-        return -1;
-    }
-    PyObject *defaults = am_import_attr("atomicmetrics.rule_metric", "DEFAULT_DURATION_BUCKETS_NS");
-    if (defaults == NULL) {
-        return -1;
-    }
-    st->default_duration_bounds = am_bounds_from(defaults);
-    Py_DECREF(defaults);
-    if (st->default_duration_bounds == NULL) {
-        return -1;
-    }
     return am_add_type(module, &Rule_spec, &st->rule_metric_type);
 }

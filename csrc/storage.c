@@ -76,9 +76,55 @@ am_cell_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,
 }
 
 PyObject *
+am_word_cell_new(PyTypeObject *type, int64_t word)
+{
+    am_word_cell *self = (am_word_cell *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->cell = &self->own;
+    self->owner = NULL;
+    am_store_release(self->cell, word);
+    return (PyObject *)self;
+}
+
+PyObject *
+am_word_cell_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs)
+{
+    return am_cell_from_buffer(type, args, nargs, sizeof(am_word));
+}
+
+PyObject *
 am_word_cell_bytes(PyTypeObject *Py_UNUSED(type), PyObject *Py_UNUSED(ignored))
 {
     return PyLong_FromSize_t(sizeof(am_word));
+}
+
+PyObject *
+am_int64_cell_load(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLongLong(am_load_acquire(((am_cell *)op)->cell));
+}
+
+PyObject *
+am_int64_cell_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLongLong(am_exchange_acq_rel(((am_cell *)op)->cell, 0));
+}
+
+PyObject *
+am_int64_cell_cas(PyObject *op, const char *fname, PyObject *const *args, Py_ssize_t nargs)
+{
+    int64_t expected, desired;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "%s() takes exactly 2 arguments (%zd given)", fname, nargs);
+        return NULL;
+    }
+    if (am_as_int64(args[0], "expected", &expected) < 0
+        || am_as_int64(args[1], "new", &desired) < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(am_cas_acq_rel(((am_cell *)op)->cell, &expected, desired));
 }
 
 void

@@ -775,6 +775,7 @@ static PyMethodDef Throughput_methods[] = {
      Throughput_from_buffer_doc},
     {"_cell_bytes", AM_METHOD(Throughput_cell_bytes), METH_FASTCALL | METH_CLASS,
      Throughput_cell_bytes_doc},
+    AM_INIT_SUBCLASS,
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+export ATOMICMETRICS_WERROR=1  # like .ci/run: a compiler warning fails the build
 T0=$SECONDS
 MODE=${TSAN_MODE:-interpreter}
 case $MODE in

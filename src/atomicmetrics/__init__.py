@@ -2,8 +2,9 @@
 
 Recording a metric costs about one C method call, takes no lock, and stays
 exact under threads (GIL and free-threaded CPython) and forked workers. The
-public names of DESIGN §§1-4 are re-exported here; ``atomicmetrics.reference``
-(the mutex versions) and ``atomicmetrics.multiprocess`` are modules of their own.
+public names are re-exported here (docs/README.md maps each to its module);
+``atomicmetrics.reference`` (the mutex versions), ``atomicmetrics.multiprocess``
+and ``atomicmetrics.bench`` are modules of their own.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from atomicmetrics._core import (
     AtomicCounter,
     AtomicDuration,
     AtomicFloat,
-    AtomicHistogram,
     AtomicMinMax,
-    RuleExecutionMetric,
     StripedCounter,
 )
+from atomicmetrics.atomic_histogram import AtomicHistogram
 from atomicmetrics.config import (
     AsyncMetricsConfig,
     MetricsConfig,
@@ -41,7 +41,7 @@ from atomicmetrics.recorder import (
     make_recorder,
 )
 from atomicmetrics.registry import REGISTRY, Registry
-from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS
+from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS, RuleExecutionMetric
 from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot, ThroughputSnapshot
 from atomicmetrics.throughput import ThroughputMetric
 from atomicmetrics.wsgi import make_wsgi_app
@@ -83,7 +83,7 @@ __all__ = [
     "start_http_server",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version source: pyproject.toml reads it
 
 if TYPE_CHECKING:
     from atomicmetrics.asgi import make_asgi_app

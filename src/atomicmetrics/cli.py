@@ -7,8 +7,33 @@ arguments exit 2 with argparse's message.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
+
+__all__ = ["build_parser", "main", "positive_number", "whole_number"]
+
+
+def whole_number(text: str, at_least: int) -> int:
+    """An argparse type: ``text`` as an int of at least ``at_least``."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < at_least:
+        raise argparse.ArgumentTypeError(f"must be at least {at_least}, got {n}")
+    return n
+
+
+def positive_number(text: str, what: str) -> float:
+    """An argparse type: ``text`` as a finite float > 0; ``what`` names it in errors."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a {what}, got {text!r}") from None
+    if not 0 < x < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive {what}, got {text!r}")
+    return x
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,9 +1,10 @@
 """The Prometheus counter: a monotonically increasing total, and its family.
 
-A ``Counter`` keeps two cells (STYLE rule 3): integral increments go to an
-int64 word (``AtomicCounter``, exact), fractional ones are added by CAS on a
-double's bits (``AtomicFloat``); ``value()`` sums them. A counter family
-named ``x`` (or asked for as ``x_total``) has family name ``x`` and exposes
+A ``Counter`` keeps two cells, so that each increment is one atomic
+operation: integral increments go to an int64 word (``AtomicCounter``,
+exact), fractional ones are added by CAS on a double's bits
+(``AtomicFloat``); ``value()`` sums them. A counter family named ``x`` (or
+asked for as ``x_total``) has family name ``x`` and exposes
 the sample ``x_total``.
 """
 

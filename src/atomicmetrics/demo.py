@@ -39,6 +39,7 @@ from atomicmetrics import (
     production_metrics_config,
     start_http_server,
 )
+from atomicmetrics.cli import positive_number, whole_number
 
 __all__ = ["Rule", "add_arguments", "make_rules", "quantile_from_buckets", "run_command"]
 
@@ -115,31 +116,11 @@ def quantile_from_buckets(bounds: Sequence[float], counts: Sequence[int], q: flo
     return float(bounds[-1])
 
 
-def _count(text: str, at_least: int) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < at_least:
-        raise argparse.ArgumentTypeError(f"must be at least {at_least}, got {n}")
-    return n
-
-
 def _port(text: str) -> int:
-    n = _count(text, 0)
+    n = whole_number(text, 0)
     if n > 65535:
         raise argparse.ArgumentTypeError(f"a port is 0..65535, got {n}")
     return n
-
-
-def _seconds(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0 < x < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return x
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -150,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--duration",
-        type=_seconds,
+        type=lambda s: positive_number(s, "number of seconds"),
         metavar="SECONDS",
         help="stop after this long (default: run until Ctrl-C)",
     )
@@ -161,10 +142,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="port of the /metrics server on 127.0.0.1 (default 8000; 0 picks a free one)",
     )
     parser.add_argument(
-        "--workers", type=lambda s: _count(s, 1), default=4, help="worker threads (default 4)"
+        "--workers", type=lambda s: whole_number(s, 1), default=4, help="worker threads (default 4)"
     )
     parser.add_argument(
-        "--rules", type=lambda s: _count(s, 1), default=20, help="simulated rules (default 20)"
+        "--rules",
+        type=lambda s: whole_number(s, 1),
+        default=20,
+        help="simulated rules (default 20)",
     )
     parser.add_argument(
         "--level",
@@ -176,13 +160,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--rate",
-        type=lambda s: _count(s, 0),
+        type=lambda s: whole_number(s, 0),
         default=5_000,
         help="events per second over all workers (default 5000; 0 = as fast as possible)",
     )
     parser.add_argument(
         "--sla-ms",
-        type=_seconds,
+        type=lambda s: positive_number(s, "number of seconds"),
         default=20.0,
         metavar="MS",
         help="SLA on an event's total latency, in ms (default 20)",

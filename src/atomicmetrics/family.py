@@ -52,8 +52,8 @@ from dataclasses import dataclass
 from types import MethodType
 from typing import ClassVar, Generic, Literal, TypeVar, cast
 
+from atomicmetrics import _fork
 from atomicmetrics._core import _FastLookup
-from atomicmetrics._forklocks import track
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.names import validate_text
 from atomicmetrics.samples import LabelPairs, MetricFamily, MetricType, Sample
@@ -189,7 +189,8 @@ class Family(Generic[ChildT]):
         # forever; tests/stress/test_reentrancy.py). A creation that was
         # re-entered sees _generation moved and checks again before it
         # publishes anything.
-        self._lock = spec.storage.creation_lock() or threading.RLock()  # renewed after fork
+        # Renewed in a fork child (_fork); the storage's own lock if it has one.
+        self._lock = spec.storage.creation_lock() or threading.RLock()
         self._generation = 0  # guarded by _lock: bumped on every insert and removal
         self._only: ChildT | None = None  # the child of an unlabelled family
         # Read side: rendered label texts of the last scrape (see LabelTexts);
@@ -198,7 +199,7 @@ class Family(Generic[ChildT]):
         # Read side: each child's label pairs as of the last scrape, keyed as
         # _children; replaced by each scrape, never mutated.
         self._pairs: dict[str | tuple[str, ...], LabelPairs] = {}
-        track(self)
+        _fork.register(self)
         # labels() with only exact-str values: one C call, one dict read.
         self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
         if not labelnames:
@@ -343,9 +344,20 @@ class Family(Generic[ChildT]):
                 self._generation = generation + 1
                 return child
 
-    def _renew_locks(self) -> None:
+    def _after_fork_in_child(self) -> None:
         """In a fork child: the parent thread that held ``_lock`` is gone."""
         self._lock = self._storage.creation_lock() or threading.RLock()
+
+    def _discard(self, labelvalues: tuple[str, ...]) -> None:
+        """Forget the child of ``labelvalues`` here only, without telling the
+        storage: the multi-process registry calls it when another process
+        removed that label set, so that ``labels()`` makes it afresh."""
+        with self._lock:
+            child = self._children.pop(self._dict_key(labelvalues), None)
+            if child is not None:
+                if child is self._overflow:
+                    self._overflow = None
+                self._generation += 1
 
     def _only_child(self) -> ChildT:
         """The child of an unlabelled family; ValueError on a labelled one."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import ClassVar, ParamSpec, TypeVar
 
-from atomicmetrics._core import AtomicHistogram
+from atomicmetrics.atomic_histogram import AtomicHistogram
 from atomicmetrics.family import Family, FamilySpec
 from atomicmetrics.formatting import format_bound
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample

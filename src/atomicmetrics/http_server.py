@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -47,6 +48,21 @@ class _Server(ThreadingHTTPServer):
         self.address_family = family
         self.collector = collector
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A request failed outside ``_answer``: log it instead of printing.
+
+        ``socketserver`` prints every such traceback to stderr (~22 lines
+        per client that hangs up mid-response). A client that went away
+        (``ConnectionError``: reset, broken pipe, aborted; or timed out) is
+        routine and logged at DEBUG; anything else is a bug, logged at
+        ERROR with its traceback on the ``atomicmetrics`` logger.
+        """
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            _log.debug("client %s went away: %r", client_address, exc)
+        else:
+            _log.error("serving a request from %s failed", client_address, exc_info=exc)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,14 +1,17 @@
-"""Metric and label name rules of the classic Prometheus data model (DESIGN §3).
+"""Metric and label name rules of the classic Prometheus data model.
 
 * metric names match ``[a-zA-Z_:][a-zA-Z0-9_:]*``;
 * label names match ``[a-zA-Z_][a-zA-Z0-9_]*``, do not start with ``__``
   (reserved for Prometheus internals), appear once per family, and ``le`` is
   reserved on families exposed as histograms (its bucket label);
 * every family *claims* the names it exposes: its family names (without type
-  suffix) and the full sample names. A registry refuses a family whose claims
-  meet another family's, so that two families can never write the same
-  series or the same ``# TYPE`` line (histogram ``a`` claims ``a_count``, so
-  a counter ``a_count`` or a gauge ``a_sum`` is refused).
+  suffix), the full sample names, and every other sample name its OpenMetrics
+  type may carry (``_created`` of counters and histograms: a parser reads a
+  family ``a_created`` next to a counter ``a`` as a clash, and refuses the
+  whole scrape). A registry refuses a family whose claims meet another
+  family's, so that two families can never write the same series or the same
+  ``# TYPE`` line (histogram ``a`` claims ``a_count``, so a counter
+  ``a_count`` or a gauge ``a_sum`` is refused).
 
 Every function here is pure, allocation-only, and raises ``ValueError`` (or
 ``TypeError`` for a non-``str`` name); none is on a recording path.
@@ -88,8 +91,9 @@ def counter_family_name(name: str) -> str:
 
 
 def counter_names(family: str) -> frozenset[str]:
-    """Names a counter family (already without ``_total``) claims."""
-    return frozenset((family, family + "_total"))
+    """Names a counter family (already without ``_total``) claims: ``_created``
+    too, the OpenMetrics sample a counter may carry."""
+    return frozenset((family, family + "_total", family + "_created"))
 
 
 def gauge_names(family: str) -> frozenset[str]:
@@ -98,5 +102,7 @@ def gauge_names(family: str) -> frozenset[str]:
 
 
 def histogram_names(family: str) -> frozenset[str]:
-    """Names a histogram family claims."""
-    return frozenset((family, family + "_bucket", family + "_count", family + "_sum"))
+    """Names a histogram family claims: ``_created`` too, the OpenMetrics
+    sample a histogram may carry."""
+    suffixes = ("", "_bucket", "_count", "_sum", "_created")
+    return frozenset(family + suffix for suffix in suffixes)

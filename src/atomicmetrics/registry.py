@@ -1,7 +1,7 @@
 """The registry: makes metric families by name and collects them for exposition.
 
 ``Registry()`` holds families (made by its factories) and custom collectors
-(``register``); ``REGISTRY`` is the default one. Rules (DESIGN §3):
+(``register``); ``REGISTRY`` is the default one. Rules:
 
 * Asking again for a family with the same name, type and label names (and
   the same buckets / window / cardinality settings) returns the same family
@@ -30,7 +30,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from atomicmetrics._forklocks import track
+from atomicmetrics import _fork
 from atomicmetrics._numeric import as_bounds, as_int64
 from atomicmetrics.counter import CounterFamily
 from atomicmetrics.family import Family, FamilySpec, OnOverflow
@@ -83,7 +83,7 @@ class Registry:
         # a factory (tests/stress/test_reentrancy.py).
         self._lock = threading.RLock()
         self._generation = 0  # guarded by _lock: bumped by every change below
-        track(self)
+        _fork.register(self)
         self._families: dict[str, Family[Any]] = {}  # by family name
         self._claims: dict[str, str] = {}  # exposed name -> family name claiming it
         self._settings: dict[str, dict[str, Any]] = {}  # family name -> factory settings
@@ -296,7 +296,7 @@ class Registry:
                 del self._settings[collector.name]
                 self._claims = {k: v for k, v in self._claims.items() if v != collector.name}
 
-    def _renew_locks(self) -> None:
+    def _after_fork_in_child(self) -> None:
         """In a fork child: the parent thread that held ``_lock`` is gone."""
         self._lock = threading.RLock()
 

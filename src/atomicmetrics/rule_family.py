@@ -28,11 +28,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
-from atomicmetrics._core import RuleExecutionMetric
 from atomicmetrics.family import Family, FamilySpec
 from atomicmetrics.histogram import histogram_samples, le_values
 from atomicmetrics.names import counter_names, gauge_names, histogram_names
-from atomicmetrics.rule_metric import RuleTimer
+from atomicmetrics.rule_metric import RuleExecutionMetric, RuleTimer
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
 from atomicmetrics.snapshots import RuleExecutionSnapshot
 

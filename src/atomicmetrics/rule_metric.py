@@ -1,27 +1,29 @@
-"""Rule-execution metrics: the default duration buckets and ``time()``.
+"""RuleExecutionMetric: count, errors, total/min/max duration and buckets of a rule.
 
-``RuleExecutionMetric`` itself is a C type (``atomicmetrics._core``): one
-``record()`` call updates the count, total, min/max, bucket and error count.
-This module holds what it hands to Python: its default bounds and the
-timer that ``RuleExecutionMetric.time()`` returns. It is a leaf that the C
-module imports while it initialises, so it imports nothing from
-``atomicmetrics``.
+The cell and its hot path are C (``atomicmetrics._core.RuleExecutionMetric``,
+``csrc/rule_metric.c``): one ``record()`` call updates the count, total,
+min/max, bucket and error count. This thin subclass adds what Python does
+best: the default buckets, ``time()`` (a ``RuleTimer``) and ``snapshot()``
+(a ``RuleExecutionSnapshot`` built from the C reading).
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import ParamSpec, Protocol, TypeVar
 
-__all__ = ["DEFAULT_DURATION_BUCKETS_NS", "RuleTimer"]
+from atomicmetrics import _core
+from atomicmetrics.snapshots import RuleExecutionSnapshot
+
+__all__ = ["DEFAULT_DURATION_BUCKETS_NS", "RuleExecutionMetric", "RuleTimer"]
 
 #: Default upper bounds of rule durations, in nanoseconds: one per decade
 #: from 1 µs to 10 s (1e3 ... 1e10), plus the implicit +Inf bucket. A
-#: decade per bucket keeps a rule metric's cell at 28 words (the memory
-#: target of issue 3; each extra bound costs 16 bytes, one word per half)
+#: decade per bucket keeps a rule metric's cell at 28 words (224 bytes; each
+#: extra bound costs 16 bytes, one word per half)
 #: while still telling a 5 µs rule from a 50 µs one. Floats, in a tuple:
 #: every metric built with the default shares this one object.
 DEFAULT_DURATION_BUCKETS_NS: tuple[float, ...] = (
@@ -89,3 +91,41 @@ class RuleTimer:
             return result
 
         return timed
+
+
+class RuleExecutionMetric(_core.RuleExecutionMetric):
+    """Execution count, error count, total/min/max duration and a duration
+    histogram of one rule, recorded by one lock-free C call.
+
+    ``RuleExecutionMetric(buckets=DEFAULT_DURATION_BUCKETS_NS)``: upper
+    bounds in ns, the rules of ``AtomicHistogram``'s bounds.
+    ``record(duration_ns, error=False)``: duration_ns an int >= 0
+    (TypeError / ValueError); OverflowError when the total would pass
+    2**63-1; a call that raises changes nothing.
+
+    Thread-safe (GIL and free-threaded builds, and across processes when the
+    cell lives in a shared arena). ``record()`` never waits: four atomic
+    operations (plus a CAS for a new min or max). Readers (getters,
+    ``snapshot()``, ``reset()``) exclude each other by a lock bit in the
+    cell, never block ``record()``, and see one consistent set of executions
+    (``csrc/hotcold.h``). Durations are placed in buckets by their nearest
+    double (exact below 2**53 ns); the average is clamped into [min, max]
+    against rounding.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, buckets: Sequence[float] = DEFAULT_DURATION_BUCKETS_NS) -> RuleExecutionMetric:
+        return super().__new__(cls, buckets)
+
+    def time(self) -> RuleTimer:
+        """A ``RuleTimer`` for this metric: a context manager and decorator
+        that records the duration of its body (``time.perf_counter_ns``), with
+        ``error=True`` when the body raises (the exception propagates)."""
+        return RuleTimer(self)
+
+    def snapshot(self) -> RuleExecutionSnapshot:
+        """A consistent ``RuleExecutionSnapshot``: exactly the executions
+        recorded before the call; ``execution_count == sum(bucket_counts)``,
+        ``error_count <= execution_count``, ``min <= average <= max``."""
+        return RuleExecutionSnapshot(*self._snapshot())

@@ -1,10 +1,10 @@
 """Consistent point-in-time readings of the multi-word metrics.
 
-The C types (``AtomicHistogram``, ``RuleExecutionMetric``) and their mutex
-twins in ``atomicmetrics.reference`` all return these frozen dataclasses, as
-does ``ThroughputMetric.snapshot()``.
-This module is a leaf: the C module imports it while it initialises, so it
-must import nothing from ``atomicmetrics``.
+``AtomicHistogram``, ``RuleExecutionMetric`` and ``ThroughputMetric`` (each
+from the plain tuple its C core reads) and their mutex twins in
+``atomicmetrics.reference`` all return these frozen dataclasses, built one
+way: by their constructor. A leaf module: it imports nothing from
+``atomicmetrics``.
 """
 
 from __future__ import annotations

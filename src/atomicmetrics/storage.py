@@ -52,7 +52,9 @@ from __future__ import annotations
 import threading
 from typing import Literal, NamedTuple, Protocol, get_args
 
-from atomicmetrics._core import AtomicCounter, AtomicFloat, AtomicHistogram, RuleExecutionMetric
+from atomicmetrics._core import AtomicCounter, AtomicFloat
+from atomicmetrics.atomic_histogram import AtomicHistogram
+from atomicmetrics.rule_metric import RuleExecutionMetric
 from atomicmetrics.throughput import ThroughputMetric
 
 __all__ = ["MULTIPROCESS_MODES", "CellKey", "CellStorage", "InProcessStorage", "MultiprocessMode"]

@@ -17,7 +17,7 @@ import pytest
 from atomicmetrics import generate_openmetrics, generate_text
 from atomicmetrics.exposition import CONTENT_TYPE_TEXT
 from atomicmetrics.openmetrics import CONTENT_TYPE_OPENMETRICS
-from tests.exposition_helpers import answers, free_port, http_get, running, wait_until
+from tests.helpers import answers, free_port, http_get, running, wait_until
 from tests.integration.apps import COLLECTOR
 
 pytestmark = pytest.mark.integration

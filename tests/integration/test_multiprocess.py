@@ -31,7 +31,7 @@ from atomicmetrics import (
 from atomicmetrics.multiprocess import ENV_VAR, MultiProcessRegistry
 from atomicmetrics.multiprocess.errors import ArenaError
 from atomicmetrics.storage import MULTIPROCESS_MODES, CellKey
-from tests.process_helpers import fork, join
+from tests.helpers import fork, join
 
 pytestmark = [
     pytest.mark.integration,

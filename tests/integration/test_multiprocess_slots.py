@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from atomicmetrics import CardinalityError, generate_text
 from atomicmetrics.multiprocess import MultiProcessRegistry
 from atomicmetrics.multiprocess.processes import start_time, token, token_alive
-from tests.process_helpers import fork, join, run_at_once
+from tests.helpers import fork, join, run_at_once
 
 pytestmark = [
     pytest.mark.integration,

@@ -9,10 +9,8 @@ it, a failure in CI.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
-import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,14 +21,11 @@ import pytest
 from atomicmetrics import Registry, make_wsgi_app, start_http_server
 from atomicmetrics.samples import Collector, MetricFamily, Sample
 from atomicmetrics.wsgi import StartResponse
-from tests.exposition_helpers import (
+from tests.helpers import (
     StaticCollector,
-    answers,
-    free_port,
     histogram_samples,
-    http_get,
-    require_tool,
-    running,
+    prometheus_server,
+    query,
     wait_until,
 )
 
@@ -117,40 +112,14 @@ def text_server() -> Iterator[int]:
         server.server_close()
 
 
-def query(base: str, promql: str) -> list[dict[str, Any]] | None:
-    """Instant query; the result vector, or None while it is still empty."""
-    status, _, body = http_get(f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
-    if status != 200:
-        return None
-    result: list[dict[str, Any]] = json.loads(body)["data"]["result"]
-    return result or None
-
-
 def values(result: list[dict[str, Any]], label: str) -> dict[str, float]:
     return {r["metric"].get(label, ""): float(r["value"][1]) for r in result}
 
 
 def test_real_prometheus_scrapes_both_formats(tmp_path: Path, text_server: int) -> None:
-    prometheus = require_tool("prometheus")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     with start_http_server(0, registry=families()) as om_server:
-        config = tmp_path / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-            "scrape_configs:\n"
-            f"  - job_name: om\n    static_configs: [{{targets: ['127.0.0.1:{om_server.port}']}}]\n"
-            f"  - job_name: text\n    static_configs: [{{targets: ['127.0.0.1:{text_server}']}}]\n"
-        )
-        argv = [
-            prometheus,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ]
-        with running(argv, cwd=tmp_path) as proc:
-            wait_until(lambda: answers(f"{base}/-/ready"), "Prometheus to be ready", proc=proc)
+        jobs = {"om": f"127.0.0.1:{om_server.port}", "text": f"127.0.0.1:{text_server}"}
+        with prometheus_server(tmp_path, jobs) as (base, proc):
             # Both jobs scraped at least once, successfully.
             up = wait_until(
                 lambda: r if (r := query(base, "up == 1")) and len(r) == 2 else None,

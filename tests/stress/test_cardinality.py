@@ -14,8 +14,7 @@ import pytest
 
 from atomicmetrics import CardinalityError, Registry, generate_text
 from atomicmetrics.family import OVERFLOW_LABEL_VALUE
-from tests.conftest import THREADS, run_threads
-from tests.reliability_helpers import KINDS, Kind, scaled
+from tests.helpers import KINDS, THREADS, Kind, run_threads, scaled
 
 MAX_SERIES = 50
 

@@ -29,7 +29,8 @@ from atomicmetrics import (
     generate_openmetrics,
     generate_text,
 )
-from tests.reliability_helpers import scaled
+from atomicmetrics import _fork as fork_hook
+from tests.helpers import scaled
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -184,3 +185,28 @@ def test_fork_while_async_recorder_workers_run() -> None:
         stats = recorder.stats()
         assert stats.processed == stats.enqueued
         assert fed.value() == stats.enqueued
+
+
+class _Owner:
+    def __init__(self) -> None:
+        self.renewed = False
+
+    def _after_fork_in_child(self) -> None:
+        self.renewed = True
+
+
+class _BrokenOwner:
+    def _after_fork_in_child(self) -> None:
+        raise RuntimeError("this owner's fork hook fails")
+
+
+def test_one_failing_owner_does_not_keep_the_others_from_renewing() -> None:
+    owners = [_Owner(), _BrokenOwner(), _Owner(), _BrokenOwner(), _Owner()]
+    for owner in owners:
+        fork_hook.register(owner)
+
+    def child() -> None:
+        assert all(o.renewed for o in owners if isinstance(o, _Owner))
+
+    assert _wait(_fork(child)) == 0
+    assert not any(o.renewed for o in owners if isinstance(o, _Owner))  # the parent's

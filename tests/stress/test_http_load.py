@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from atomicmetrics import Registry, start_http_server
-from tests.reliability_helpers import scale
+from tests.helpers import scale
 
 SCRAPERS = 50
 RECORDERS = 2

@@ -8,6 +8,7 @@ nor the process's resident set (``/proc/self/statm``) may grow by 1 MiB.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import tracemalloc
@@ -16,17 +17,9 @@ from collections.abc import Callable
 import pytest
 
 from atomicmetrics import (
-    AtomicCounter,
-    AtomicDuration,
-    AtomicFloat,
-    AtomicHistogram,
-    AtomicMinMax,
     Registry,
-    RuleExecutionMetric,
-    StripedCounter,
-    ThroughputMetric,
 )
-from tests.reliability_helpers import scaled
+from tests.helpers import CELLS, KINDS, scaled
 
 LIMIT_BYTES = 1 << 20
 
@@ -37,35 +30,15 @@ def _rss_bytes() -> int:
 
 
 def _recorders() -> list[Callable[[int], None]]:
+    """One recording call per family kind (a labelled lookup included) and per cell type."""
     registry = Registry()
-    counter = registry.counter("mem_requests", "r", ("path",))
-    gauge = registry.gauge("mem_inflight", "g")
-    histogram = registry.histogram("mem_latency", "l", ("path",))
-    rule = registry.rule_execution("mem_rule", "r", ("rule",))
-    throughput = registry.throughput("mem_events", "e", sla_ns=500)
-    atomic = AtomicCounter()
-    flt = AtomicFloat()
-    duration = AtomicDuration()
-    minmax = AtomicMinMax()
-    raw_histogram = AtomicHistogram([1.0, 10.0, 100.0])
-    raw_rule = RuleExecutionMetric()
-    raw_throughput = ThroughputMetric()
-    striped = StripedCounter()
-    return [
-        lambda i: counter.labels("/a").inc(),
-        lambda i: gauge.set(i),
-        lambda i: histogram.labels("/a").observe(i * 1e-6),
-        lambda i: rule.labels("r").record(i, i % 7 == 0),
-        lambda i: throughput.record(1, i % 1000),
-        lambda i: atomic.add(i),
-        lambda i: flt.add(0.5),
-        lambda i: duration.add_ns(i),
-        lambda i: minmax.observe(i),
-        lambda i: raw_histogram.observe(i % 200),
-        lambda i: raw_rule.record(i),
-        lambda i: raw_throughput.record(2, i),
-        lambda i: striped.add(i),
-    ]
+    recorders: list[Callable[[int], None]] = []
+    for kind in KINDS:
+        family = kind.make(registry, f"mem_{kind.name}", ("path",))
+        recorders.append(lambda i, kind=kind, family=family: kind.record(family.labels("/a")))
+    for spec in CELLS:
+        recorders.append(functools.partial(spec.record, spec.make()))
+    return recorders
 
 
 @pytest.mark.stress

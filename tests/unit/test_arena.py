@@ -16,7 +16,7 @@ from atomicmetrics.multiprocess.arena import (
     KIND_SERIES,
     Arena,
 )
-from tests.conftest import THREADS, run_threads
+from tests.helpers import THREADS, run_threads
 
 SMALL = 4096
 

@@ -1,4 +1,4 @@
-"""Configuration: DESIGN §4's configs, presets and environment variables."""
+"""Configuration: the configs, their presets and environment variables."""
 
 from __future__ import annotations
 

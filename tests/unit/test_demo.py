@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from atomicmetrics import Registry, generate_text
 from atomicmetrics.cli import main
 from atomicmetrics.demo import BUCKETS_NS, Engine, make_rules, quantile_from_buckets
+from tests.helpers import assert_usage_error
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
 
@@ -130,7 +131,4 @@ def test_demo_runs_serves_and_stops(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bad_demo_arguments_exit_2(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    assert_usage_error(argv, message, capsys)

@@ -68,3 +68,15 @@ def test_index_links_every_doc() -> None:
     for doc in DOCS.iterdir():
         if doc.name != "README.md" and doc.suffix in (".md", ".json"):
             assert doc.name in linked, f"docs/README.md does not link {doc.name}"
+
+
+def test_the_layout_map_names_every_module_and_c_file() -> None:
+    """docs/layout.md stays the map of the package: every top-level module and
+    subpackage of src/atomicmetrics and every file of csrc/ is named in it."""
+    text = (DOCS / "layout.md").read_text()
+    package = ROOT / "src" / "atomicmetrics"
+    names = [p.name + "/" for p in package.iterdir() if (p / "__init__.py").exists()]
+    names += [p.name for p in package.glob("*.py") if p.name != "__init__.py"]
+    names += [p.name for p in (ROOT / "csrc").iterdir() if p.suffix in (".c", ".h")]
+    missing = [n for n in sorted(names) if not re.search(rf"[`/]{re.escape(n)}", text)]
+    assert not missing, f"docs/layout.md does not name {missing}"

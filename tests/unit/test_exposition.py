@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from atomicmetrics import generate_openmetrics, generate_text
 from atomicmetrics.samples import MetricFamily, Sample
-from tests.exposition_helpers import StaticCollector, histogram_samples, promtool_check
+from tests.helpers import StaticCollector, histogram_samples, promtool_check
 
 INF = float("inf")
 NAN = float("nan")

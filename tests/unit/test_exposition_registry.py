@@ -21,8 +21,7 @@ from atomicmetrics import (
 )
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.samples import MetricFamily, Sample
-from tests.conftest import THREADS, run_threads
-from tests.exposition_helpers import StaticCollector, http_get, promtool_check
+from tests.helpers import THREADS, StaticCollector, http_get, promtool_check, run_threads
 
 
 def populated() -> Registry:

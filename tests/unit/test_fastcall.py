@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from atomicmetrics import AtomicCounter
+from atomicmetrics import AtomicCounter, AtomicHistogram
 from atomicmetrics._core import _DefaultCall, _FastLookup
-from tests.conftest import THREADS, run_threads
+from tests.helpers import THREADS, run_threads
 
 
 def fallback(*args: object, **kwargs: object) -> tuple[str, tuple[object, ...], dict[str, object]]:
@@ -57,6 +57,34 @@ def test_default_call_direct_c_method_path() -> None:
     assert c.load() == 2**63 - 1
 
 
+def test_default_call_one_argument_path() -> None:
+    h = AtomicHistogram([1.0])
+    d = _DefaultCall(fallback, fallback, h.observe)  # METH_O: the direct path
+    assert d(0.5) is None
+    assert d(2) is None
+    assert h.bucket_counts() == [1, 1]
+    # The cell refuses NaN and text without changing anything: the fallback answers.
+    nan = float("nan")
+    assert d(nan) == ("fallback", (nan,), {})  # the same object: tuples compare it by identity
+    assert d("x") == ("fallback", ("x",), {})
+    assert h.count() == 2
+    assert d(1, 2) == ("fallback", (1, 2), {})
+    assert d(x=1) == ("fallback", (), {"x": 1})
+    seen: list[object] = []
+    py_one = _DefaultCall(fallback, fallback, seen.append)  # not a builtin: the general call
+    assert py_one(3) is None
+    assert seen == [3]
+
+
+def test_default_call_one_does_not_swallow_base_exceptions() -> None:
+    def interrupted(x: object) -> None:
+        raise KeyboardInterrupt
+
+    d = _DefaultCall(fallback, fallback, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        d(1)
+
+
 @pytest.mark.parametrize(
     ("cls", "args"),
     [
@@ -66,6 +94,7 @@ def test_default_call_direct_c_method_path() -> None:
         (_DefaultCall, (5, fallback)),
         (_DefaultCall, (fallback, 5)),
         (_DefaultCall, (fallback,)),
+        (_DefaultCall, (fallback, fallback, 5)),
     ],
 )
 def test_constructor_type_errors(cls: Any, args: tuple[object, ...]) -> None:
@@ -78,6 +107,7 @@ def test_no_reference_leaks() -> None:
     table = {key: value}
     f = _FastLookup(table, fallback)
     d = _DefaultCall(AtomicCounter().inc, fallback)
+    one = _DefaultCall(fallback, fallback, AtomicHistogram([1.0]).observe)
     before = (sys.getrefcount(key), sys.getrefcount(value), sys.getrefcount(fallback))
     for _ in range(1000):
         f(key)
@@ -86,6 +116,9 @@ def test_no_reference_leaks() -> None:
         f(1)
         d()
         d(1)
+        one(0.5)
+        one("x")
+        one(value)
     assert (sys.getrefcount(key), sys.getrefcount(value), sys.getrefcount(fallback)) == before
 
 
@@ -96,7 +129,7 @@ def test_cycles_through_the_fallback_are_collected() -> None:
 
     owner = Owner()  # owner -> callable -> bound method -> owner
     owner.lookup = _FastLookup({}, owner.me)  # type: ignore[attr-defined]
-    owner.call = _DefaultCall(owner.me, owner.me)  # type: ignore[attr-defined]
+    owner.call = _DefaultCall(owner.me, owner.me, owner.me)  # type: ignore[attr-defined]
     ref = weakref.ref(owner)
     del owner
     gc.collect()

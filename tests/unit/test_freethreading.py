@@ -26,7 +26,7 @@ from atomicmetrics import (
     _core,
     generate_text,
 )
-from tests.conftest import THREADS, run_threads
+from tests.helpers import THREADS, run_threads
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 needs_free_threading = pytest.mark.skipif(

@@ -6,15 +6,22 @@ import gzip
 import http.client
 import logging
 import socket
+import struct
 import urllib.request
 
 import pytest
 
-from atomicmetrics import MetricsServer, generate_openmetrics, generate_text, start_http_server
+from atomicmetrics import (
+    MetricsServer,
+    Registry,
+    generate_openmetrics,
+    generate_text,
+    start_http_server,
+)
 from atomicmetrics.exposition import CONTENT_TYPE_TEXT
 from atomicmetrics.openmetrics import CONTENT_TYPE_OPENMETRICS
 from atomicmetrics.samples import MetricFamily, Sample
-from tests.exposition_helpers import StaticCollector
+from tests.helpers import StaticCollector, wait_until
 
 COLLECTOR = StaticCollector(
     [MetricFamily("jobs", "counter", "Jobs done.", (Sample("jobs_total", (("q", "a"),), 5),))]
@@ -156,3 +163,42 @@ def test_ipv6_loopback() -> None:
         conn.request("GET", "/metrics")
         assert conn.getresponse().read() == generate_text(COLLECTOR)
         conn.close()
+
+
+def _hang_up_mid_response(port: int) -> None:
+    """Ask for the metrics and reset the connection (RST) before reading them."""
+    sock = socket.create_connection(("127.0.0.1", port), TIMEOUT)
+    sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_client_disconnects_are_logged_at_debug_without_traceback(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    registry = Registry()
+    family = registry.counter("big", "A body of megabytes: rendering outlasts the RST.", ("k",))
+    for i in range(20_000):
+        family.labels(f"{'v' * 40}{i}").inc()
+    with (
+        caplog.at_level(logging.DEBUG, logger="atomicmetrics"),
+        start_http_server(0, registry=registry) as srv,
+    ):
+        for _ in range(3):
+            _hang_up_mid_response(srv.port)
+        # Each hang-up is handled before a later request on a new thread
+        # ends: wait until every one was logged, then check the server
+        # still answers.
+        wait_until(
+            lambda: sum("went away" in r.getMessage() for r in caplog.records) >= 3 or None,
+            "three hang-ups logged",
+            30,
+        )
+        assert request(srv, "GET", "/nope")[0].status == 404
+    gone = [r for r in caplog.records if "went away" in r.getMessage()]
+    assert {r.levelno for r in gone} == {logging.DEBUG}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    assert "Exception occurred" not in err
+    assert err == ""

@@ -11,7 +11,7 @@ from atomicmetrics.exposition import CONTENT_TYPE_TEXT
 from atomicmetrics.metrics_endpoint import choose_format, metrics_response, wants_gzip
 from atomicmetrics.openmetrics import CONTENT_TYPE_OPENMETRICS
 from atomicmetrics.samples import MetricFamily, Sample
-from tests.exposition_helpers import StaticCollector
+from tests.helpers import StaticCollector
 
 COLLECTOR = StaticCollector(
     [MetricFamily("jobs", "counter", "Jobs done.", (Sample("jobs_total", (("q", "a"),), 5),))]

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from atomicmetrics.prometheus_bridge import PrometheusCollector
 from atomicmetrics.samples import MetricFamily, Sample
-from tests.exposition_helpers import StaticCollector, histogram_samples
+from tests.helpers import StaticCollector, histogram_samples
 
 
 def ours() -> StaticCollector:

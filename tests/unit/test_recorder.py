@@ -1,4 +1,4 @@
-"""The recorders of DESIGN §4 and the C ring under them: contract, races, fork."""
+"""The recorders and the C ring under them: contract, races, fork."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from atomicmetrics import (
 )
 from atomicmetrics._core import Ring
 from atomicmetrics.samples import Collector
-from tests.conftest import THREADS, run_threads
+from tests.helpers import THREADS, run_threads
 
 FORK_WARNING = "ignore:This process .* is multi-threaded:DeprecationWarning"
 

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as parse_openmetrics,
+)
+from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 import atomicmetrics
-from atomicmetrics import REGISTRY, Registry
+from atomicmetrics import REGISTRY, Registry, generate_openmetrics, generate_text
 from atomicmetrics.samples import MetricFamily, Sample
 from atomicmetrics.storage import CellKey, InProcessStorage, MultiprocessMode
-
-
-@pytest.fixture
-def reg() -> Registry:
-    return Registry()
+from tests.helpers import StaticCollector
 
 
 def test_public_names() -> None:
@@ -107,6 +110,15 @@ def test_other_settings_raise(reg: Registry, first: Any, second: Any) -> None:
         (lambda r: r.throughput("t", ""), lambda r: r.gauge("t_peak_events_per_second", "")),
         (lambda r: r.throughput("t", ""), lambda r: r.counter("t_sla_violations_total", "")),
         (lambda r: r.counter("t_samples", ""), lambda r: r.throughput("t", "")),
+        # OpenMetrics lets counters and histograms carry <name>_created
+        (lambda r: r.counter("jobs", ""), lambda r: r.gauge("jobs_created", "")),
+        (lambda r: r.gauge("jobs_created", ""), lambda r: r.counter("jobs_total", "")),
+        (lambda r: r.counter("jobs", ""), lambda r: r.counter("jobs_created", "")),
+        (lambda r: r.histogram("h", ""), lambda r: r.gauge("h_created", "")),
+        (lambda r: r.gauge("h_created", ""), lambda r: r.histogram("h", "")),
+        (lambda r: r.rule_execution("r", ""), lambda r: r.gauge("r_executions_created", "")),
+        (lambda r: r.rule_execution("r", ""), lambda r: r.gauge("r_duration_seconds_created", "")),
+        (lambda r: r.throughput("t", ""), lambda r: r.gauge("t_sla_violations_created", "")),
     ],
 )
 def test_exposed_name_collisions_raise(reg: Registry, first: Any, second: Any) -> None:
@@ -114,6 +126,43 @@ def test_exposed_name_collisions_raise(reg: Registry, first: Any, second: Any) -
     with pytest.raises(ValueError, match="already"):
         second(reg)
     assert len({f.name for f in reg.collect()}) == len(list(reg.collect()))
+
+
+def test_created_clash_is_refused_where_parsers_would_refuse_the_scrape() -> None:
+    """Without the _created claim the registry accepted both families and
+    every OpenMetrics scrape of it failed to parse ("Clashing name")."""
+    reg = Registry()
+    reg.counter("jobs", "")
+    with pytest.raises(ValueError, match="'jobs_created' is already used by family 'jobs'"):
+        reg.gauge("jobs_created", "")
+    bypass = Registry()  # the same two families, side by side through a collector
+    bypass.counter("jobs", "")
+    bypass.register(StaticCollector([MetricFamily("jobs_created", "gauge", "", ())]))
+    with pytest.raises(ValueError, match="Clashing name"):
+        list(parse_openmetrics(generate_openmetrics(bypass).decode()))
+
+
+_BASES = ("a", "a_total", "a_created", "a_count", "a_sum", "a_bucket", "a_created_total")
+_KINDS: dict[str, Callable[[Registry, str], object]] = {
+    "counter": lambda r, n: r.counter(n, "").inc(),
+    "gauge": lambda r, n: r.gauge(n, "").set(1),
+    "histogram": lambda r, n: r.histogram(n, "").observe(0.5),
+    "rule_execution": lambda r, n: r.rule_execution(n, "").record(10),
+    "throughput": lambda r, n: r.throughput(n, "").record(1, 5),
+}
+
+
+@given(st.lists(st.tuples(st.sampled_from(sorted(_KINDS)), st.sampled_from(_BASES)), max_size=6))
+def test_whatever_the_registry_accepts_parses_in_both_formats(
+    asks: list[tuple[str, str]],
+) -> None:
+    reg = Registry()
+    for kind, name in asks:
+        with contextlib.suppress(ValueError):  # refused: a clash or a type conflict
+            _KINDS[kind](reg, name)
+    families = list(parse_openmetrics(generate_openmetrics(reg).decode()))
+    assert len({f.name for f in families}) == len(families)
+    list(parse_text(generate_text(reg).decode()))
 
 
 def test_composite_families_do_not_collide_with_themselves_or_neighbours(reg: Registry) -> None:

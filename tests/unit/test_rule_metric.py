@@ -1,4 +1,4 @@
-"""RuleExecutionMetric: the contract of DESIGN §2, its mutex twin, time(),
+"""RuleExecutionMetric: its contract, its mutex twin, time(),
 and consistent snapshots while writers and resets run."""
 
 from __future__ import annotations
@@ -23,9 +23,14 @@ from atomicmetrics import (
 )
 from atomicmetrics._core import FREE_THREADED_BUILD
 from atomicmetrics.reference import MutexRuleExecutionMetric
-from tests.conftest import THREADS, apply_op, run_threads
+from tests.helpers import (
+    INT64_MAX,
+    THREADS,
+    apply_op,
+    assert_placed_cells_pin_the_export_not_the_view,
+    run_threads,
+)
 
-INT64_MAX = 2**63 - 1
 BOTH = pytest.mark.parametrize("cls", [RuleExecutionMetric, MutexRuleExecutionMetric])
 GETTERS = (
     "execution_count",
@@ -157,14 +162,17 @@ def test_default_buckets() -> None:
 
 
 def test_memory_per_metric() -> None:
-    # Target (issue 3): <= 256 bytes with the default buckets. Measured: 272
-    # bytes = 48 (object) + 28 words (ctl, reservation, 2 halves x (total,
-    # errors, min, max, 9 buckets)). See docs/concurrency.md.
+    # Target: <= 256 bytes with the default buckets. Measured: 288 bytes on a
+    # GIL build = 16 (GC header: RuleExecutionMetric is a Python subclass of
+    # the C cell, and every Python class is a GC type) + 48 (object) + 28
+    # words (ctl, reservation, 2 halves x (total, errors, min, max, 9
+    # buckets)). See docs/concurrency.md.
     m = RuleExecutionMetric()
     size = RuleExecutionMetric.__basicsize__ + RuleExecutionMetric._cell_bytes(8)
-    assert sys.getsizeof(m) == size
+    gc_head = 0 if FREE_THREADED_BUILD else 16  # 3.13t keeps GC state in the object header
+    assert sys.getsizeof(m) == size + gc_head
     if not FREE_THREADED_BUILD:  # 3.13t object headers are 16 bytes larger
-        assert size == 272
+        assert size + gc_head == 288
     tracemalloc.start()
     try:
         before = tracemalloc.take_snapshot()
@@ -173,7 +181,7 @@ def test_memory_per_metric() -> None:
     finally:
         tracemalloc.stop()
     per = sum(s.size_diff for s in after.compare_to(before, "filename")) / len(metrics)
-    assert per <= size + 16  # + the list slot and allocator slack
+    assert per <= size + gc_head + 16  # + the list slot and allocator slack
 
 
 # ---- time() ----------------------------------------------------------------
@@ -272,12 +280,9 @@ def test_no_reference_leaks() -> None:
         with pytest.raises(ValueError, match="duration_ns"):
             m.record(bad)
     assert sys.getrefcount(bad) == before_bad
-    view = memoryview(bytearray(1024))
-    before = sys.getrefcount(view)
-    cells = [RuleExecutionMetric._from_buffer(view, 0, [1.0]) for _ in range(10)]
-    assert sys.getrefcount(view) == before
-    del cells
-    assert sys.getrefcount(view) == before
+    assert_placed_cells_pin_the_export_not_the_view(
+        lambda view: RuleExecutionMetric._from_buffer(view, 0, [1.0]), 1024
+    )
 
 
 # ---- equivalence with the mutex twin ----------------------------------------

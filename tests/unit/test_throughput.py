@@ -1,4 +1,4 @@
-"""ThroughputMetric: the contract of DESIGN §2, a model, and its races."""
+"""ThroughputMetric: its contract, a model, and its races."""
 
 from __future__ import annotations
 
@@ -17,10 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atomicmetrics import ThroughputMetric, ThroughputSnapshot
-from tests.conftest import THREADS, run_threads
+from tests.helpers import INT64_MAX, THREADS, run_threads
 
 S = 1_000_000_000  # ns per second
-INT64_MAX = 2**63 - 1
 
 
 class FakeClock:

@@ -17,7 +17,7 @@ from atomicmetrics import generate_openmetrics, generate_text, make_wsgi_app
 from atomicmetrics.exposition import CONTENT_TYPE_TEXT
 from atomicmetrics.openmetrics import CONTENT_TYPE_OPENMETRICS
 from atomicmetrics.samples import MetricFamily, Sample
-from tests.exposition_helpers import StaticCollector
+from tests.helpers import StaticCollector
 
 COLLECTOR = StaticCollector(
     [MetricFamily("jobs", "counter", "Jobs done.", (Sample("jobs_total", (("q", "a"),), 5),))]

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from atomicmetrics.bench.harness import Candidate, Report, Settings, describe_environment, run
+from atomicmetrics.cli import positive_number, whole_number
 
 __all__ = ["add_arguments", "run_command", "select"]
 
@@ -38,23 +39,11 @@ def _thread_counts(text: str) -> tuple[int, ...]:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
+    return whole_number(text, 1)
 
 
 def _positive_float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not x > 0 or x == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
-    return x
+    return positive_number(text, "finite number")
 
 
 def _regex(text: str) -> re.Pattern[str]:

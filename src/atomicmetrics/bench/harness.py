@@ -3,13 +3,13 @@
 A *candidate* is one way of doing one thing (``AtomicCounter.inc()``,
 ``MutexCounter.inc()``, prometheus_client's ``Counter.inc()``): a statement,
 and a setup that builds the objects the statement uses. Every candidate,
-including the FLOOR (a bare C method call, ``(12345).bit_length()``), is timed
-in the same loop shape, generated once per candidate::
+including the FLOOR (a bare C method call, ``(12345).bit_length()``), is
+timed in the same loop shape, generated once per candidate::
 
-    def _loop(_n, obj, x):
+    def _loop(_n, op, x):
         for _ in _repeat(None, _n):
-            obj.observe(x)      # the statement, unrolled UNROLL times
-            obj.observe(x)
+            op(x)      # the statement, unrolled UNROLL times
+            op(x)
             ...
 
 with every name the statement uses bound as a fast local, so loop and lookup
@@ -17,11 +17,22 @@ overheads are the same for everyone and small next to the operation.
 
 Method (docs/benchmarks.md has the long form):
 
-* For each thread count T, each candidate's objects are built once and shared
-  by T worker threads. One *repetition* releases the T threads from a barrier;
-  each runs the loop ``ops_per_thread`` times (calibrated per candidate so a
-  single-thread repetition takes about ``rep_ms``). Its wall time runs from
-  the first thread's start to the last thread's end.
+* For each thread count T, each candidate's *shared* objects are built once
+  (``setup()``, in the coordinating thread, as a module builds its metrics at
+  import) and used by T worker threads.
+* Each worker thread has its own namespace, built in that thread from the
+  shared one (``bind``; by default the shared objects themselves): a
+  candidate timing the cost of one call binds ``op = shared.inc`` in every
+  thread, and the floor binds a method of its own, so that on a
+  free-threaded build it measures a call that shares nothing (a method
+  object shared between threads pays reference-count contention on 3.13t).
+  The ``shared`` group instead writes statements as users do, on the shared
+  object itself (``REQUESTS.inc()``, ``family.labels("GET").inc()``): the
+  figure that says whether idiomatic code scales.
+* One *repetition* releases the T threads from a barrier; each runs the loop
+  ``ops_per_thread`` times (calibrated per candidate so a single-thread
+  repetition takes about ``rep_ms``). Its wall time runs from the first
+  thread's start to the last thread's end.
 * ``ns_per_op`` of a repetition = wall time / ``ops_per_thread``: the time one
   thread needs per operation while T threads do the same. Perfect scaling
   keeps it flat as T grows; a serialising lock or the GIL makes it grow
@@ -30,6 +41,9 @@ Method (docs/benchmarks.md has the long form):
   candidate in a freshly shuffled order, so drifting machine load hits all
   of them alike. The reported figure is the median over rounds.
 * ``ratio_to_floor`` = median / the floor's median at the same T.
+* Exact totals: a candidate with a ``total`` reads back what its shared
+  objects counted at the end of the run; anything but the number of
+  statements run (calibration included) fails the candidate ("wrong total").
 
 Nothing here imports optional libraries at module level; candidates that
 cannot be built are reported as skipped with the reason.
@@ -61,11 +75,13 @@ __all__ = [
     "Unavailable",
     "environment",
     "run",
+    "thread_namespace",
 ]
 
 Kind = Literal["floor", "ours", "baseline"]
 Namespace = Mapping[str, Any]
 Setup = Callable[[], Namespace]
+Bind = Callable[[Namespace], Namespace]
 ProgressFn = Callable[[int, int, str], None]
 
 #: Statements per loop iteration; cuts the ``for`` overhead to ~1/10 per op.
@@ -87,6 +103,12 @@ class Candidate:
     ``between`` runs (untimed) after every repetition, e.g. to drain a queue;
     ``teardown`` once per built namespace at the end (close what setup opened).
     ``max_threads`` caps the thread counts it is measured at.
+
+    ``bind(shared)`` runs in each worker thread and returns that thread's
+    own namespace (the names the statement uses) from the shared one; None
+    uses the shared namespace as it is. ``total(shared)`` returns how many
+    statements the shared objects counted, checked against how many ran
+    (None: not checked, e.g. reads and the recorder that drops by design).
     """
 
     name: str
@@ -99,6 +121,8 @@ class Candidate:
     between: Callable[[Namespace], object] | None = None
     teardown: Callable[[Namespace], object] | None = None
     max_threads: int | None = None
+    bind: Bind | None = None
+    total: Callable[[Namespace], int] | None = None
 
     @property
     def short(self) -> str:
@@ -106,17 +130,21 @@ class Candidate:
         return self.label or self.name
 
 
-def _floor_setup() -> Namespace:
-    return {"op": (12345).bit_length}
+def _floor_bind(shared: Namespace) -> Namespace:
+    # Made in the worker thread: a method object no other thread references
+    # (a shared one costs refcount contention on 3.13t, which the floor must
+    # not: shared, it read 2,037 ns instead of 36 ns at 16 threads).
+    return {"op": int("12345").bit_length}
 
 
 FLOOR = Candidate(
     name="floor: (12345).bit_length()",
     group="floor",
     stmt="op()",
-    setup=_floor_setup,
+    setup=dict,
     kind="floor",
     label="floor",
+    bind=_floor_bind,
 )
 
 
@@ -383,18 +411,26 @@ def compile_loop(c: Candidate, names: Iterable[str]) -> Callable[..., None]:
     return loop
 
 
+def thread_namespace(c: Candidate, shared: Namespace) -> Namespace:
+    """The namespace one thread runs ``c`` with: ``c.bind(shared)``, made in that thread."""
+    return shared if c.bind is None else c.bind(shared)
+
+
 class _Crew:
     """``size`` worker threads that run one repetition at a time, released together.
 
     ``run`` returns the wall time from the first thread's start to the last
-    thread's end. Shared fields are written by the coordinating thread before
-    the start barrier and read by workers after it (the barrier orders them).
+    thread's end. Each worker builds its own namespace (``thread_namespace``)
+    before the start barrier, in its own thread. Shared fields are written by
+    the coordinating thread before the start barrier and read by workers
+    after it (the barrier orders them).
     """
 
     def __init__(self, size: int) -> None:
+        self._ready = threading.Barrier(size + 1)
         self._start = threading.Barrier(size + 1)
         self._done = threading.Barrier(size + 1)
-        self._job: tuple[Callable[..., None], tuple[Any, ...]] | None = None
+        self._job: _Job | None = None
         self._spans = [(0, 0)] * size
         self._errors: list[BaseException] = []
         self._threads = [
@@ -407,21 +443,31 @@ class _Crew:
     def _work(self, i: int) -> None:
         clock = time.perf_counter_ns
         while True:
-            self._start.wait()
+            self._ready.wait()
             job = self._job
             if job is None:
                 return
-            loop, args = job
-            t0 = clock()
+            args: tuple[Any, ...] = ()
             try:
-                loop(*args)
+                own = thread_namespace(job.candidate, job.shared)
+                args = (job.iterations, *[own[k] for k in job.names])
+                del own
             except BaseException as e:  # handed to the coordinator below
                 self._errors.append(e)
+            self._start.wait()
+            t0 = clock()
+            if args:
+                try:
+                    job.loop(*args)
+                except BaseException as e:  # handed to the coordinator below
+                    self._errors.append(e)
             self._spans[i] = (t0, clock())
+            del args  # this thread's objects die with the repetition
             self._done.wait()
 
-    def run(self, loop: Callable[..., None], args: tuple[Any, ...]) -> int:
-        self._job = (loop, args)
+    def run(self, job: _Job) -> int:
+        self._job = job
+        self._ready.wait()
         self._start.wait()
         self._done.wait()
         if self._errors:
@@ -432,18 +478,32 @@ class _Crew:
 
     def close(self) -> None:
         self._job = None
-        self._start.wait()
+        self._ready.wait()
         for t in self._threads:
             t.join()
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One repetition as the crew runs it."""
+
+    candidate: Candidate
+    loop: Callable[..., None]
+    names: tuple[str, ...]  # the loop's parameters after _n, in order
+    shared: Namespace
+    iterations: int
 
 
 @dataclass
 class _Prepared:
     candidate: Candidate
     loop: Callable[..., None]
+    names: tuple[str, ...]
     iterations: int  # loop iterations per thread per repetition
     namespaces: dict[int, Namespace] = field(default_factory=dict)
     samples: dict[int, list[float]] = field(default_factory=dict)
+    # statements run on each shared namespace (by thread count), for `total`
+    executed: dict[int, int] = field(default_factory=dict)
 
     @property
     def ops(self) -> int:
@@ -455,31 +515,50 @@ class _Prepared:
             ns = self.namespaces[threads] = self.candidate.setup()
         return ns
 
+    def wrong_totals(self) -> list[str]:
+        """What ``total`` disagrees on, one text per namespace (empty: exact)."""
+        total = self.candidate.total
+        if total is None:
+            return []
+        out = []
+        for threads, ns in sorted(self.namespaces.items()):
+            ran = self.executed.get(threads, 0)
+            counted = total(ns)
+            if counted != ran:
+                out.append(f"{threads} thread(s): counted {counted}, ran {ran}")
+        return out
+
 
 def _calibrate(c: Candidate, rep_ms: float) -> _Prepared:
     """Build ``c`` once, and pick the iterations that make one repetition ~rep_ms."""
     ns = c.setup()
+    ran = 0
     try:
-        loop = compile_loop(c, ns)
-        args = tuple(ns.values())
+        own = thread_namespace(c, ns)
+        names = tuple(own)
+        loop = compile_loop(c, names)
+        args = tuple(own[k] for k in names)
         target = rep_ms * 1e6
         n = 1
         while True:
             t0 = time.perf_counter_ns()
             loop(n, *args)
             elapsed = max(time.perf_counter_ns() - t0, 1)
+            ran += n * c.unroll
             if c.between is not None:
                 c.between(ns)
             if elapsed >= target / 5 or n >= 1 << 30:
                 break
             n *= max(2, min(100, int(target / 5 / elapsed) + 1))
+        del own, args
     except BaseException:
         if c.teardown is not None:
             c.teardown(ns)
         raise
     iterations = max(1, round(n * target / elapsed))
-    p = _Prepared(c, loop, iterations)
+    p = _Prepared(c, loop, names, iterations)
     p.namespaces[1] = ns
+    p.executed[1] = ran
     return p
 
 
@@ -563,6 +642,17 @@ def run(
                     gc.collect()  # between rounds, untimed
             finally:
                 crew.close()
+        for p in prepared:
+            if p.candidate.name in failed:
+                continue
+            try:
+                wrong = p.wrong_totals()
+            except Exception as e:
+                wrong = [f"{type(e).__name__}: {e}"]
+            if wrong:
+                failed.add(p.candidate.name)
+                c = p.candidate
+                report.skipped.append(Skipped(c.name, c.group, "wrong total: " + "; ".join(wrong)))
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -582,7 +672,8 @@ def run(
 
 def _repetition(p: _Prepared, threads: int, crew: _Crew) -> None:
     ns = p.namespace(threads)
-    wall = crew.run(p.loop, (p.iterations, *ns.values()))
+    wall = crew.run(_Job(p.candidate, p.loop, p.names, ns, p.iterations))
+    p.executed[threads] = p.executed.get(threads, 0) + p.ops * threads
     if p.candidate.between is not None:
         p.candidate.between(ns)
     p.samples.setdefault(threads, []).append(wall / p.ops)

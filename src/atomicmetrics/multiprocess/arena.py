@@ -89,10 +89,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from atomicmetrics import _fork
 from atomicmetrics._core import AtomicCounter
 from atomicmetrics.multiprocess.directory import ArenaDirectory
 from atomicmetrics.multiprocess.errors import RECOVERY, ArenaError, ArenaFullError
-from atomicmetrics.multiprocess.forks import AfterFork
 
 __all__ = [
     "FILE_HEADER_BYTES",
@@ -233,7 +233,10 @@ class Arena:
         self._tail_next = self._head  # the next word of the last record committed
         self._walk_limit = 0  # records the segment files can hold, last computed
         self._check_files()
-        _AFTER_FORK.add(self)
+        # Where the lock comes from after a fork: a storage that shares one lock
+        # with this arena sets it (ArenaStorage.creation_lock); else a new one.
+        self.lock_source: Callable[[], threading.RLock] | None = None
+        _fork.register(self)
 
     # ---- files and segments ------------------------------------------------
 
@@ -577,14 +580,12 @@ class Arena:
     # ---- fork --------------------------------------------------------------
 
     def _after_fork_in_child(self) -> None:
-        self._lock = threading.RLock()
+        """In a fork child: the parent thread that held ``_lock`` is gone."""
+        self._lock = threading.RLock() if self.lock_source is None else self.lock_source()
 
 
 def _is_arena_file(name: str) -> bool:
     return name.startswith("atomicmetrics-") and name.endswith((".arena", ".shard"))
-
-
-_AFTER_FORK = AfterFork()
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode

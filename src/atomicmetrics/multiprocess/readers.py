@@ -50,10 +50,10 @@ class HistogramSum:
         buckets = [0] * (len(self._bounds) + 1)
         count, total = 0, 0.0
         for cell in self._cells:
-            s = cell.snapshot()
-            buckets = [a + b for a, b in zip(buckets, s.buckets, strict=True)]
-            count += s.count
-            total += s.sum
+            _bounds, shard, n, shard_sum = cell._snapshot()  # one consistent reading
+            buckets = [a + b for a, b in zip(buckets, shard, strict=True)]
+            count += n
+            total += shard_sum
         return HistogramSnapshot(self._bounds, buckets, count, total)
 
 
@@ -72,7 +72,7 @@ class RuleSum:
         low: int | None = None
         high: int | None = None
         for cell in self._cells:
-            s = cell.snapshot()
+            s = RuleExecutionSnapshot(*cell._snapshot())  # one consistent reading
             if not s.execution_count:
                 continue
             buckets = [a + b for a, b in zip(buckets, s.bucket_counts, strict=True)]

@@ -20,7 +20,6 @@ from atomicmetrics.gauge import GaugeFamily
 from atomicmetrics.histogram import HistogramFamily
 from atomicmetrics.multiprocess.arena import KIND_FAMILY, Arena, dumps
 from atomicmetrics.multiprocess.errors import ArenaError
-from atomicmetrics.multiprocess.forks import AfterFork
 from atomicmetrics.multiprocess.processes import is_alive
 from atomicmetrics.multiprocess.readers import CounterSum, HistogramSum, RuleSum
 from atomicmetrics.multiprocess.storage import ArenaStorage, FamilyEntry, GaugeCell, LabelSet
@@ -106,7 +105,6 @@ class MultiProcessRegistry(Registry):
         # (family, label values, pid) -> labels of a mode-"all" gauge sample, rendered
         self._label_cache: dict[tuple[str, tuple[str, ...], int], tuple[LabelPairs, str]] = {}
         self._warned: set[str] = set()  # scrape problems already logged
-        _FORK_HOOK.add(self)
 
     def __reduce__(self) -> tuple[Callable[[str, bool], MultiProcessRegistry], tuple[str, bool]]:
         """Pickles as its directory: a spawned process gets a registry on the same arena."""
@@ -235,10 +233,7 @@ class MultiProcessRegistry(Registry):
             family = self._families.get(name)
             if family is None or not storage.stale(name, values):
                 continue
-            with family._lock:
-                for key in [k for k in family._children if family._values_of(k) == values]:
-                    if family._children.pop(key) is family._overflow:
-                        family._overflow = None
+            family._discard(values)
 
     def _mirror(self, entry: FamilyEntry) -> None:
         """Make here the family another process published. Holds _arena_lock."""
@@ -447,13 +442,16 @@ class MultiProcessRegistry(Registry):
     def _after_fork_in_child(self) -> None:
         """Give the child its own gauge cells; renew locks.
 
-        Its own slot and shards are given by ``ProcessSlots``' fork hook,
-        which ran first.
+        Renews what it uses itself (the fork hooks run in no particular
+        order): the one lock of the storage (which the arena, the slots and
+        every family share), and each family's lock before its gauge cells
+        are rebound. The child's own slot and shards are ``ProcessSlots``'
+        fork hook's work.
         """
-        self._arena_storage.after_fork_in_child()  # a new lock for everything
+        self._arena_storage._after_fork_in_child()  # a new lock for everything
         self._lock = self._arena_lock = self._arena_storage.creation_lock()
         for family in list(self._families.values()):
-            family._lock = self._lock
+            family._after_fork_in_child()
             if isinstance(family, GaugeFamily) and family.name not in self._detached:
                 family._rebind_cells()
 
@@ -494,6 +492,3 @@ def _spec(family: Family[Any]) -> dict[str, Any]:
         kwargs["resolution_s"] = float(family.resolution_s)
         kwargs["sla_ns"] = family.sla_ns
     return {"type": _KIND_OF[type(family)], "labelnames": list(family.labelnames), "kwargs": kwargs}
-
-
-_FORK_HOOK = AfterFork()

@@ -68,7 +68,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 
+from atomicmetrics import _fork
 from atomicmetrics._core import AtomicCounter, _remap_shared
 from atomicmetrics.multiprocess.arena import (
     _H_SHARD_BUMP,
@@ -81,7 +83,6 @@ from atomicmetrics.multiprocess.arena import (
     chunk_bytes,
 )
 from atomicmetrics.multiprocess.errors import RECOVERY, ArenaError, ArenaFullError
-from atomicmetrics.multiprocess.forks import AfterFork
 from atomicmetrics.multiprocess.processes import start_time, token, token_alive, token_pid
 
 __all__ = ["SLOTS_PER_BLOCK", "ProcessSlots", "Slot"]
@@ -124,7 +125,9 @@ class ProcessSlots:
         self._windows: dict[int, memoryview] = {}  # chunk -> this process's mapping
         self._views: dict[tuple[int, int], memoryview] = {}  # (slot, chunk) -> scrape mapping
         self.slot = self._claim()
-        _FORK.add(self)
+        # Where the lock comes from after a fork (ArenaStorage.creation_lock); else new.
+        self.lock_source: Callable[[], threading.RLock] | None = None
+        _fork.register(self)
 
     # ---- the table ----------------------------------------------------------
 
@@ -313,8 +316,13 @@ class ProcessSlots:
     # ---- fork --------------------------------------------------------------
 
     def _after_fork_in_child(self) -> None:
-        """Claim a slot for the child and move every window onto its files."""
-        self._lock = threading.RLock()
+        """Claim a slot for the child and move every window onto its files.
+
+        Renews the locks it uses first, the arena's included (fork hooks
+        run in no particular order).
+        """
+        self.arena._after_fork_in_child()
+        self._lock = threading.RLock() if self.lock_source is None else self.lock_source()
         try:
             slot = self._claim()
             for chunk, window in self._windows.items():
@@ -333,6 +341,3 @@ class ProcessSlots:
                 os.getpid(),
                 e,
             )
-
-
-_FORK = AfterFork()

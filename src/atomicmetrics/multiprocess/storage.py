@@ -52,12 +52,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from atomicmetrics._core import (
-    AtomicCounter,
-    AtomicFloat,
-    AtomicHistogram,
-    RuleExecutionMetric,
-)
+from atomicmetrics._core import AtomicCounter, AtomicFloat
+from atomicmetrics.atomic_histogram import AtomicHistogram
 from atomicmetrics.family import OVERFLOW_LABEL_VALUE, CardinalityError
 from atomicmetrics.multiprocess.arena import (
     KIND_FAMILY,
@@ -71,6 +67,7 @@ from atomicmetrics.multiprocess.arena import (
 from atomicmetrics.multiprocess.errors import ArenaError
 from atomicmetrics.multiprocess.processes import start_time
 from atomicmetrics.multiprocess.slots import ProcessSlots
+from atomicmetrics.rule_metric import RuleExecutionMetric
 from atomicmetrics.storage import CellKey, MultiprocessMode
 from atomicmetrics.throughput import ThroughputMetric
 
@@ -185,7 +182,9 @@ class ArenaStorage:
         # the registry and its families: creation_lock), so that creating a
         # child takes one lock whatever runs in between.
         self._lock = threading.RLock()
+        self._lock_pid = os.getpid()  # the process _lock was made in
         arena._lock = self.slots._lock = self._lock
+        arena.lock_source = self.slots.lock_source = self.creation_lock
         self._seen = 0  # records of the log indexed so far (the commit point)
         self._families: dict[str, FamilyEntry] = {}  # every family record, by name
         self._family_order: list[FamilyEntry] = []  # log order
@@ -202,13 +201,22 @@ class ArenaStorage:
         self._warned: set[tuple[str, int]] = set()  # (what, ref) warned about once
 
     def creation_lock(self) -> threading.RLock:
-        """The one lock of this storage, its arena and slots (see the seam)."""
+        """The one lock of this storage, its arena and slots (see the seam).
+
+        In a forked child the first call makes a new one (the parent thread
+        that held the old one is gone) and gives it to the arena and the
+        slots too: the fork hooks of all of them, and of the families, run
+        in no particular order, and each asks here.
+        """
+        if self._lock_pid != os.getpid():
+            self._lock = threading.RLock()
+            self._lock_pid = os.getpid()
+            self.arena._lock = self.slots._lock = self._lock
         return self._lock
 
-    def after_fork_in_child(self) -> None:
-        """The child's identity (gauge cells follow it); renew the lock."""
-        self._lock = threading.RLock()
-        self.arena._lock = self.slots._lock = self._lock
+    def _after_fork_in_child(self) -> None:
+        """The child's identity (its gauge cells follow it) and lock."""
+        self.creation_lock()
         self._mode = threading.local()
         self.pid = os.getpid()
         self.started = start_time(self.pid)

@@ -1,4 +1,4 @@
-"""AtomicDuration: the contract of DESIGN §1, its mutex twin, and its races."""
+"""AtomicDuration: its contract, its mutex twin, and its races."""
 
 from __future__ import annotations
 
@@ -16,10 +16,14 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicDuration
 from atomicmetrics.reference import MutexDuration
-from tests.conftest import THREADS, apply_op, run_threads
-
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
+from tests.helpers import (
+    INT64_MAX,
+    INT64_MIN,
+    THREADS,
+    apply_op,
+    assert_placed_cells_pin_the_export_not_the_view,
+    run_threads,
+)
 
 BOTH = pytest.mark.parametrize("cls", [AtomicDuration, MutexDuration])
 
@@ -207,12 +211,9 @@ def test_no_reference_leaks() -> None:
             with pytest.raises((TypeError, ValueError, OverflowError)):
                 d.add(bad)
         assert sys.getrefcount(bad) == before
-    view = memoryview(bytearray(64))
-    before = sys.getrefcount(view)
-    cells = [AtomicDuration._from_buffer(view, 0) for _ in range(10)]
-    assert sys.getrefcount(view) == before  # each pins the export, not the view
-    del cells
-    assert sys.getrefcount(view) == before
+    assert_placed_cells_pin_the_export_not_the_view(
+        lambda view: AtomicDuration._from_buffer(view, 0)
+    )
 
 
 amounts = st.one_of(

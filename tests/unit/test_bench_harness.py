@@ -1,16 +1,17 @@
-"""The benchmark engine: loop shape, exact operation counts, ratios, skips."""
+"""The benchmark engine (bench/harness.py): loop shape, exact operation counts, ratios, skips."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 
 from atomicmetrics import AtomicCounter
-from atomicmetrics.bench.candidates import CANDIDATES, GROUPS
 from atomicmetrics.bench.harness import (
     FLOOR,
     Candidate,
+    Namespace,
     Settings,
     Unavailable,
     compile_loop,
@@ -133,29 +134,48 @@ def test_duplicate_names_are_refused() -> None:
         run([c, c], TINY)
 
 
-def test_catalogue_names_are_unique_and_grouped() -> None:
-    names = [c.name for c in CANDIDATES]
-    assert len(names) == len(set(names))
-    assert set(GROUPS) == {c.group for c in CANDIDATES}
-    for group in GROUPS:
-        kinds = {c.kind for c in CANDIDATES if c.group == group}
-        assert "ours" in kinds, group
+def test_each_thread_binds_its_own_namespace_in_its_own_thread() -> None:
+    # The floor's fix: a namespace shared by every thread makes a free-threaded
+    # build pay refcount contention on the floor's own objects.
+    seen: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def bind(shared: Namespace) -> Namespace:
+        n = int("12345")
+        with lock:
+            seen.append((threading.current_thread().name, id(n)))
+        return {"c": shared["c"], "n": n}
+
+    c = Candidate(
+        "bound", "g", "c.inc(); n.bit_length()", lambda: {"c": AtomicCounter()}, bind=bind
+    )
+    settings = Settings(threads=(3,), rounds=2, rep_ms=0.2, seed=1)
+    report = run([c], settings)
+    assert {m.threads for m in report.measurements if m.candidate is c} == {3}
+    workers = [name for name, _ in seen if name.startswith("bench-")]
+    assert sorted(set(workers)) == ["bench-0", "bench-1", "bench-2"]
+    assert len(workers) == 3 * settings.rounds  # every thread, every repetition
+    assert FLOOR.bind is not None
+    assert FLOOR.bind({}) is not FLOOR.bind({})
 
 
-@pytest.mark.parametrize("candidate", CANDIDATES, ids=lambda c: c.name)
-def test_each_candidate_builds_and_runs_or_names_what_is_missing(candidate: Candidate) -> None:
-    """Our own candidates always build; a baseline may only lack its optional library."""
-    try:
-        ns = candidate.setup()
-    except Unavailable as e:
-        reason = str(e)
-        assert candidate.kind == "baseline", f"{candidate.name}: {reason}"
-        assert "is not installed" in reason
-        return
-    try:
-        compile_loop(candidate, ns)(1, *ns.values())
-        if candidate.between is not None:
-            candidate.between(ns)
-    finally:
-        if candidate.teardown is not None:
-            candidate.teardown(ns)
+def test_exact_totals_are_checked_and_a_wrong_one_fails_the_candidate() -> None:
+    def exact(ns: Namespace) -> int:
+        return int(ns["c"].load())
+
+    def one_short(ns: Namespace) -> int:
+        return int(ns["c"].load()) - 1
+
+    report = run(
+        [
+            Candidate("exact", "g", "c.inc()", lambda: {"c": AtomicCounter()}, total=exact),
+            Candidate("lossy", "g", "c.inc()", lambda: {"c": AtomicCounter()}, total=one_short),
+        ],
+        TINY,
+    )
+    measured = {m.candidate.name for m in report.measurements}
+    assert "exact" in measured
+    assert "lossy" not in measured
+    reason = next(s.reason for s in report.skipped if s.name == "lossy")
+    assert reason.startswith("wrong total: 1 thread(s): counted ")
+    assert "3 thread(s)" in reason

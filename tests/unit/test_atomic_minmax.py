@@ -1,4 +1,4 @@
-"""AtomicMinMax: the contract of DESIGN §1, its mutex twin, and its races."""
+"""AtomicMinMax: its contract, its mutex twin, and its races."""
 
 from __future__ import annotations
 
@@ -15,10 +15,14 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicMinMax
 from atomicmetrics.reference import MutexMinMax
-from tests.conftest import THREADS, apply_op, run_threads
-
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
+from tests.helpers import (
+    INT64_MAX,
+    INT64_MIN,
+    THREADS,
+    apply_op,
+    assert_placed_cells_pin_the_export_not_the_view,
+    run_threads,
+)
 
 BOTH = pytest.mark.parametrize("cls", [AtomicMinMax, MutexMinMax])
 
@@ -111,12 +115,7 @@ def test_no_reference_leaks() -> None:
     for _ in range(1000):
         m.observe(big)
     assert sys.getrefcount(big) == before
-    view = memoryview(bytearray(64))
-    before = sys.getrefcount(view)
-    cells = [AtomicMinMax._from_buffer(view, 0) for _ in range(10)]
-    assert sys.getrefcount(view) == before  # each pins the export, not the view
-    del cells
-    assert sys.getrefcount(view) == before
+    assert_placed_cells_pin_the_export_not_the_view(lambda view: AtomicMinMax._from_buffer(view, 0))
 
 
 ops = st.one_of(

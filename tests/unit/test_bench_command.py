@@ -1,4 +1,4 @@
-"""``atomicmetrics`` called in-process: bench options, output, JSON, errors."""
+"""``atomicmetrics bench`` called in-process (bench/command.py): options, output, JSON, errors."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from atomicmetrics.bench.candidates import CANDIDATES
 from atomicmetrics.bench.command import ProgressBar
 from atomicmetrics.bench.harness import FLOOR, Unavailable
 from atomicmetrics.cli import main
+from tests.helpers import assert_usage_error
 
 FAST = ["--rounds", "2", "--rep-ms", "0.2"]
 
@@ -102,10 +103,7 @@ def test_bench_filter_matching_nothing_is_an_error(capsys: pytest.CaptureFixture
 def test_bad_arguments_exit_2_with_a_message(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    assert_usage_error(argv, message, capsys)
 
 
 class _Tty(io.StringIO):

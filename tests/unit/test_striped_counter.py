@@ -13,10 +13,8 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicCounter, StripedCounter
 from atomicmetrics.reference import MutexCounter
-from tests.conftest import THREADS, apply_op, run_threads
+from tests.helpers import INT64_MAX, INT64_MIN, THREADS, apply_op, run_threads
 
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
 GUARD = 2**55  # csrc/striped.c AM_GUARD: base stays within it of the limits
 BASE_MAX = INT64_MAX - GUARD
 BASE_MIN = INT64_MIN + GUARD

@@ -1,4 +1,5 @@
-"""Families and labels: lookup, creation once, removal, cardinality, and their races."""
+"""Families (family.py) and their labels: lookup, creation once, removal,
+cardinality, rendered label texts, and their races."""
 
 from __future__ import annotations
 
@@ -11,13 +12,7 @@ from hypothesis import strategies as st
 
 import atomicmetrics
 from atomicmetrics import CardinalityError, Registry
-from tests.conftest import THREADS, run_threads
-
-
-@pytest.fixture
-def reg() -> Registry:
-    return Registry()
-
+from tests.helpers import THREADS, plain, run_threads
 
 # ---- lookup ------------------------------------------------------------------
 
@@ -372,3 +367,19 @@ def test_an_explicit_overflow_label_set_becomes_the_collapse_child(reg: Registry
     fam.labels("d").inc()  # full again: collapsed
     samples = {s.labels[0][1]: s.value for s in next(iter(fam.collect())).samples}
     assert samples == {"__overflow__": 4, "a": 1, "c": 1}
+
+
+def test_rendered_labels_are_reused_and_follow_removals(reg: Registry) -> None:
+    fam = reg.histogram("h", "", ["k"], buckets=[1])
+    fam.labels('a"b').observe(0.5)
+    fam.labels("c").observe(2)
+    first = next(iter(reg.collect()))
+    again = next(iter(reg.collect()))
+    assert plain(first) == plain(again)  # plain() checks every rendered text
+    for s1, s2 in zip(first.samples, again.samples, strict=True):
+        assert s1.rendered_labels is s2.rendered_labels  # rendered once, reused
+    assert first.samples[0].rendered_labels == '{k="a\\"b",le="1.0"}'
+    fam.remove("c")
+    fam.labels("c").observe(0.1)  # a new child under an old label set
+    third = plain(next(iter(reg.collect())))
+    assert [s.value for s in third.samples if s.name == "h_count"] == [1, 1]

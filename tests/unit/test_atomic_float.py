@@ -1,4 +1,4 @@
-"""AtomicFloat: the contract of DESIGN §1, its mutex twin, and its races."""
+"""AtomicFloat: its contract, its mutex twin, and its races."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 from atomicmetrics import AtomicFloat
 from atomicmetrics.reference import MutexFloat
-from tests.conftest import THREADS, apply_op, run_threads
+from tests.helpers import (
+    THREADS,
+    apply_op,
+    assert_placed_cells_pin_the_export_not_the_view,
+    cas_add_loses_nothing,
+    run_threads,
+)
 
 BOTH = pytest.mark.parametrize("cls", [AtomicFloat, MutexFloat])
 
@@ -133,12 +139,7 @@ def test_no_reference_leaks() -> None:
         f.swap(x)
         f.compare_and_swap(x, x)
     assert sys.getrefcount(x) == before
-    view = memoryview(bytearray(64))
-    before = sys.getrefcount(view)
-    cells = [AtomicFloat._from_buffer(view, 0) for _ in range(10)]
-    assert sys.getrefcount(view) == before  # each pins the export, not the view
-    del cells
-    assert sys.getrefcount(view) == before
+    assert_placed_cells_pin_the_export_not_the_view(lambda view: AtomicFloat._from_buffer(view, 0))
 
 
 values = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(2**60), 2**60))
@@ -181,18 +182,7 @@ def test_concurrent_adds_are_exact(switch_fast: object) -> None:
 
 
 def test_concurrent_compare_and_swap_loses_no_update(switch_fast: object) -> None:
-    f = AtomicFloat()
-    n = 5_000
-
-    def work(_: int) -> None:
-        for _ in range(n):
-            while True:
-                cur = f.load()
-                if f.compare_and_swap(cur, cur + 1.0):
-                    break
-
-    run_threads(THREADS, work)
-    assert f.load() == THREADS * n
+    cas_add_loses_nothing(AtomicFloat(), 1.0)
 
 
 def test_arena_words_stay_mapped_after_the_view_is_released() -> None:
