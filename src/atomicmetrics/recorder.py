@@ -55,8 +55,8 @@ __all__ = [
 
 _LOG = logging.getLogger("atomicmetrics")
 
-#: At most one failure record per recorder per this many seconds.
-_FAILURE_LOG_INTERVAL_S = 1.0
+#: At most one failure record per recorder per this many nanoseconds (1 s).
+_FAILURE_LOG_INTERVAL_NS = 1_000_000_000
 #: Safety nets, not polling: a parked worker, a flush() and a producer
 #: blocked for room are woken by notifications; these bound the wait if a
 #: notification raced past (the Python-level waiter counts are not fenced).
@@ -106,27 +106,32 @@ def _check_timeout(timeout_s: float | None) -> float | None:
 class _FailureLog:
     """Rate-limited WARNING records about calls that raised.
 
-    Thread-safe (a lock guards the two fields; taken only when calls fail,
-    never on the recording path). The log call itself runs outside the lock.
+    Lock-free (two atomic words), so a signal handler or a finalizer that
+    records a failing call while this thread is inside ``report`` or
+    ``summarize`` cannot deadlock on it; a failure is counted by exactly one
+    record or summary. Never on the recording path. The log call itself
+    takes the logging module's handler locks (re-entrant).
     """
 
     def __init__(self, owner: str) -> None:
         self._owner = owner
-        self._lock = threading.Lock()
-        self._next_report = -math.inf  # guarded by _lock: monotonic time
-        self._suppressed = 0  # guarded by _lock: failures not yet reported
+        #: Atomic: monotonic ns before which failures are counted, not logged
+        #: (0: the first is logged at once); moved by a CAS, so one report
+        #: per interval wins the right to log.
+        self._next_report_ns = AtomicCounter()
+        self._suppressed = AtomicCounter()  # atomic: failures not yet reported
 
     def report(self, failures: list[tuple[Callable[..., object], BaseException]]) -> None:
         """Count ``failures``; log the first one unless one was logged within
         the last interval."""
-        now = time.monotonic()
-        with self._lock:
-            if now < self._next_report:
-                self._suppressed += len(failures)
-                return
-            earlier = self._suppressed + len(failures) - 1
-            self._suppressed = 0
-            self._next_report = now + _FAILURE_LOG_INTERVAL_S
+        now = time.monotonic_ns()
+        due = self._next_report_ns.load()
+        if now < due or not self._next_report_ns.compare_and_swap(
+            due, now + _FAILURE_LOG_INTERVAL_NS
+        ):
+            self._suppressed.add(len(failures))
+            return
+        earlier = self._suppressed.swap(0) + len(failures) - 1
         fn, exc = failures[0]
         more = f" (and {earlier} more failed calls not logged one by one)" if earlier else ""
         _LOG.warning(
@@ -141,8 +146,7 @@ class _FailureLog:
 
     def summarize(self) -> None:
         """Log the count of failures not yet reported, if any."""
-        with self._lock:
-            count, self._suppressed = self._suppressed, 0
+        count = self._suppressed.swap(0)
         if count:
             _LOG.warning(
                 "%s: %d more recorded calls raised (not logged one by one)", self._owner, count
@@ -255,7 +259,11 @@ class AsyncMetricRecorder(_Collecting, ClosingContext):
         self._work = threading.Condition()  # parked workers wait here
         self._progress = threading.Condition()  # flush() and blocked producers wait here
         self._waiters = AtomicCounter()  # atomic: threads waiting on _progress
-        self._lifecycle = threading.Lock()  # serializes worker start and close()
+        # Serializes starting the workers in a fork child. Reentrant: a
+        # signal handler or a finalizer on this thread may record (which may
+        # start them) or close() meanwhile; nothing else takes it, and
+        # close() never holds it while it waits.
+        self._lifecycle = threading.RLock()
         self._workers: list[_Worker] = []  # replaced, never mutated in place
         self._failures = _FailureLog(f"AsyncMetricRecorder@{id(self):#x}")
 
@@ -283,6 +291,13 @@ class AsyncMetricRecorder(_Collecting, ClosingContext):
         while True:
             busy.inc()
             taken = ring.apply_batch(batch_size, failures)
+            if taken < 0:
+                # A recorded call forked and this is the child's copy of the
+                # thread: the batch was the parent's (applied there, released
+                # here unapplied), and this process's workers are its own,
+                # started on its first record(). Leave; if this was the
+                # child's only thread, the child ends here.
+                return
             if failures:
                 self._failures.report(failures)  # logged before the batch ends
                 failures.clear()
@@ -311,14 +326,24 @@ class AsyncMetricRecorder(_Collecting, ClosingContext):
         """Called by the ring after a push that found a worker parked (or,
         in a fork child, the first push: then it starts the workers)."""
         if self._pid != os.getpid():
-            with self._lifecycle:
-                if self._pid != os.getpid():
-                    self._ring.park_end()  # the phantom sleeper of reset_after_fork
-                    self._pid = os.getpid()
-                    self._start_workers()
+            self._start_workers_in_child()
             return
         with self._work:
             self._work.notify()
+
+    def _start_workers_in_child(self) -> None:
+        """In a fork child, start this process's workers once.
+
+        The process id is claimed before anything else, so a call that
+        re-enters from a signal handler or a finalizer in the middle finds
+        the workers started (or being started) and leaves it to this one.
+        """
+        with self._lifecycle:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._ring.park_end()  # the phantom sleeper of reset_after_fork
+            self._start_workers()
 
     def _after_fork_in_child(self) -> None:
         """In a fork child (``_fork``): an empty ring, fresh locks, no workers
@@ -393,20 +418,29 @@ class AsyncMetricRecorder(_Collecting, ClosingContext):
         Later ``record()`` calls return False and count as dropped. Waits at
         most ``config.flush_timeout_s`` for the drain: past it the workers
         (daemon threads) go on draining in the background and ``close()``
-        returns. Idempotent; thread-safe.
+        returns. Idempotent; thread-safe; takes no lock, so a signal handler
+        or a finalizer may call it while this thread is inside ``close()``
+        (SIGTERM during the exit-time close): the nested call waits for the
+        same workers within its own bound and returns, and the interrupted
+        call then goes on. A close that interrupts the start of the workers
+        (a fork child's first ``record()``) returns without waiting for them.
         """
-        with self._lifecycle:
-            self._ring.close()
-            with self._work:
-                self._work.notify_all()
-            with self._progress:
-                self._progress.notify_all()
-            deadline = time.monotonic() + self._config.flush_timeout_s
-            me = threading.current_thread()
-            for worker in self._workers:
-                if worker.thread is not me and worker.thread.ident is not None:
-                    worker.thread.join(max(0.0, deadline - time.monotonic()))
-            self._failures.summarize()
+        ring = self._ring
+        ring.close()
+        if self._pid != os.getpid() and ring.enqueued():
+            # A fork child that accepted calls: their wake-up may not have
+            # started the workers yet.
+            self._start_workers_in_child()
+        with self._work:
+            self._work.notify_all()
+        with self._progress:
+            self._progress.notify_all()
+        deadline = time.monotonic() + self._config.flush_timeout_s
+        me = threading.current_thread()
+        for worker in self._workers:  # replaced, never mutated: a snapshot
+            if worker.thread is not me and worker.thread.ident is not None:
+                worker.thread.join(max(0.0, deadline - time.monotonic()))
+        self._failures.summarize()
 
     def stats(self) -> RecorderStats:
         """The recorder's counts now (see ``RecorderStats``); lock-free."""

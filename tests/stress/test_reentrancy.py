@@ -17,8 +17,13 @@ number of handler invocations.
 from __future__ import annotations
 
 import gc
+import logging
+import random
 import signal
+import subprocess
+import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,6 +35,7 @@ from atomicmetrics import (
     AsyncMetricsConfig,
     AtomicCounter,
     Registry,
+    SyncRecorder,
     generate_openmetrics,
     generate_text,
 )
@@ -77,11 +83,18 @@ class Scraper:
 
 
 class Alarm:
-    """SIGALRM at ``interval_s`` running ``handler``; counts the invocations."""
+    """SIGALRM at ``interval_s`` (the first after ``first_s``, default
+    ``interval_s``) running ``handler``; counts the invocations."""
 
-    def __init__(self, handler: Callable[[int], None], interval_s: float = ALARM_S) -> None:
+    def __init__(
+        self,
+        handler: Callable[[int], None],
+        interval_s: float = ALARM_S,
+        first_s: float | None = None,
+    ) -> None:
         self.handler = handler
         self.interval_s = interval_s
+        self.first_s = interval_s if first_s is None else first_s
         self._calls = AtomicCounter()  # handlers nest: a plain += would lose counts
 
     @property
@@ -93,7 +106,7 @@ class Alarm:
 
     def __enter__(self) -> Alarm:
         self._old = signal.signal(signal.SIGALRM, self._on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, self.interval_s, self.interval_s)
+        signal.setitimer(signal.ITIMER_REAL, self.first_s, self.interval_s)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -268,3 +281,105 @@ def test_signal_handler_makes_families_while_main_thread_does(bounded: None) -> 
         assert kind.units(kind.make(registry, f"h{n}_{kind.name}", ("k",)).labels("x")) == 1
     shared = [KINDS[i].make(registry, "shared_" + KINDS[i].name, ()) for i in used]
     assert sum(KINDS[i].units(f) for i, f in zip(used, shared, strict=True)) == calls
+
+
+def _close_under_alarms(first_s: float) -> None:
+    """One round: close() a recorder draining slow calls while SIGALRM, from
+    ``first_s`` on, runs handlers that record, flush, read stats and close."""
+    config = AsyncMetricsConfig(
+        buffer_size=1024, worker_count=2, batch_size=4, flush_timeout_s=WATCHDOG_S / 4
+    )
+    recorder = AsyncMetricRecorder(config)
+    applied = AtomicCounter()
+
+    def slow() -> None:
+        time.sleep(0.0001)
+        applied.inc()
+
+    accepted = sum(recorder.record(slow) for _ in range(200))
+
+    def handler(n: int) -> None:
+        recorder.record(applied.inc)  # accepted before the close, dropped after
+        recorder.flush(0)
+        recorder.stats()
+        if n < 4:  # closes nest 4 deep at most (each waits for the drain)
+            recorder.close()
+
+    with Alarm(handler, interval_s=0.001, first_s=first_s) as alarm:  # handlers nest
+        recorder.close()
+    stats = recorder.stats()
+    assert stats.enqueued + stats.dropped == 200 + alarm.calls
+    assert stats.enqueued >= accepted
+    assert stats.processed == stats.enqueued == applied.load()
+    assert recorder.record(applied.inc) is False
+
+
+@pytest.mark.stress
+def test_recorder_close_from_a_signal_handler_while_close_runs(bounded: None) -> None:
+    """SIGTERM during the exit-time close, at random points: a handler that
+    closes the recorder interrupts ``close()`` while it drains slow calls.
+    The nested close returns instead of waiting for a lock the interrupted
+    one holds, and nothing is lost."""
+    rng = random.Random(15)
+    for _ in range(scaled(12)):
+        _close_under_alarms(first_s=rng.uniform(0.00001, 0.005))
+
+
+@pytest.mark.stress
+def test_sync_recorder_failures_from_a_signal_handler(bounded: None) -> None:
+    """Failed calls are counted and logged through a rate limiter that a
+    handler re-enters while the main thread is inside it: no lock there."""
+    recorder = SyncRecorder()
+
+    def fail() -> None:
+        raise ValueError("expected")
+
+    iterations = scaled(20_000)
+    logging.getLogger("atomicmetrics").disabled = True
+    try:
+        with Alarm(lambda n: recorder.record(fail)) as alarm:
+            for _ in range(iterations):
+                recorder.record(fail)
+    finally:
+        logging.getLogger("atomicmetrics").disabled = False
+    stats = recorder.stats()
+    assert alarm.calls > 0
+    assert stats.failed == stats.processed == stats.enqueued == iterations + alarm.calls
+
+
+def test_sigterm_during_the_exit_time_close() -> None:
+    """The scenario as users hit it: a SIGTERM handler that closes the
+    recorder runs while the interpreter's exit hook is closing it."""
+    script = """
+import atexit, os, signal, threading, time
+box = []
+atexit.register(lambda: print("after exit close", box[0].load(), box[1].stats()))
+import atomicmetrics as am
+applied = am.AtomicCounter()
+config = am.AsyncMetricsConfig(worker_count=1, batch_size=1, flush_timeout_s=30)
+recorder = am.AsyncMetricRecorder(config)
+box[:] = [applied, recorder]
+
+def on_term(signum, frame):
+    recorder.close()
+    print("handler closed", flush=True)
+
+def slow():
+    time.sleep(0.001)
+    applied.inc()
+
+signal.signal(signal.SIGTERM, on_term)
+for _ in range(300):
+    recorder.record(slow)
+# A daemon thread runs during the exit hooks: SIGTERM in the middle of the
+# ~0.3 s that the exit-time close() drains.
+kill = lambda: (time.sleep(0.1), os.kill(os.getpid(), signal.SIGTERM))
+threading.Thread(target=kill, daemon=True).start()
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "handler closed"
+    assert lines[1].startswith("after exit close 300 RecorderStats(enqueued=300, processed=300,")
