@@ -248,6 +248,9 @@ class HistogramFamily(Family[Histogram]):
         """``Histogram.time`` of the only child; ``ValueError`` on a labelled family."""
         return self._only_child().time()
 
+    def _child_parts(self, child: Histogram) -> tuple[object, ...]:
+        return (child, child.observe, child.snapshot, child._cell)
+
     def _new_child(self, labelvalues: tuple[str, ...]) -> Histogram:
         cell = native = None
         if self.bounds:

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from atomicmetrics import _fork
+from atomicmetrics._lifetime import pin
 from atomicmetrics._numeric import as_bounds, as_int64
 from atomicmetrics.counter import CounterFamily
 from atomicmetrics.family import Family, FamilySpec, OnOverflow
@@ -375,3 +376,4 @@ def _rule_bounds(buckets: Sequence[float]) -> tuple[float, ...]:
 
 REGISTRY = Registry()
 """The default registry (what ``generate_text()`` and the HTTP server read by default)."""
+pin(REGISTRY)  # module-level: every thread may load it (atomicmetrics._lifetime)
