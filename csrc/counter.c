@@ -6,11 +6,17 @@
  * RMWs are acq_rel, loads acquire: each operation is linearizable at its
  * atomic instruction.
  */
-#include "module.h"
+#include "cells.h"
 
 typedef am_word_cell CounterObject;  /* the word itself follows the head */
 
 #define CounterObject_CAST(op) ((CounterObject *)(op))
+
+int64_t
+am_atomic_counter_load(PyObject *op)
+{
+    return am_load_acquire(CounterObject_CAST(op)->cell);
+}
 
 static PyObject *
 Counter_new(PyTypeObject *type, PyObject *args, PyObject *kwds)

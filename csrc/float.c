@@ -8,11 +8,17 @@
  * values here, as they are for Python floats. RMWs are acq_rel, loads
  * acquire: each operation is linearizable at its atomic instruction.
  */
-#include "module.h"
+#include "cells.h"
 
 typedef am_word_cell FloatObject;  /* the word itself follows the head */
 
 #define FloatObject_CAST(op) ((FloatObject *)(op))
+
+double
+am_atomic_float_load(PyObject *op)
+{
+    return am_load_double_acquire(FloatObject_CAST(op)->cell);
+}
 
 static PyObject *
 Float_new(PyTypeObject *type, PyObject *args, PyObject *kwds)

@@ -86,12 +86,15 @@ static const am_registrar am_registrars[] = {
     am_duration_register,
     am_minmax_register,
     am_histogram_register,
+    am_native_histogram_register,
     am_rule_metric_register,
     am_throughput_register,
     am_ring_register,
     am_null_sink_register,
     am_striped_register,
+    am_float_adder_register,
     am_fastcall_register,
+    am_lifetime_register,
     am_remap_register,
 };
 
@@ -112,7 +115,8 @@ am_exec(PyObject *module)
 
 #define AM_STATE_TYPES(X) \
     X(counter_type) X(float_type) X(duration_type) X(minmax_type) \
-    X(histogram_type) X(rule_metric_type) X(throughput_type) X(ring_type) X(striped_type) \
+    X(histogram_type) X(native_histogram_type) X(rule_metric_type) X(throughput_type) \
+    X(ring_type) X(striped_type) X(int_adder_type) X(float_adder_type) \
     X(timedelta_type) X(fast_lookup_type) X(default_call_type)
 
 static int

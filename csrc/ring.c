@@ -105,6 +105,7 @@ typedef struct {
     am_uword failed;    /* relaxed */
     am_word sleepers;   /* seq_cst protocol, see above */
     am_word wake_pending;
+    am_uword forks;     /* relaxed; bumped by reset_after_fork (see ring_apply_chunk) */
 } RingObject;
 
 #define RingObject_CAST(op) ((RingObject *)(op))
@@ -341,6 +342,7 @@ Ring_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     am_ustore_release(&self->failed, 0);
     am_store_release(&self->sleepers, 0);
     am_store_release(&self->wake_pending, 0);
+    am_ustore_release(&self->forks, 0);
     return (PyObject *)self;
 }
 
@@ -465,13 +467,16 @@ check_max(PyObject *arg, Py_ssize_t *out)
 }
 
 /* A batch's work on one chunk of n calls just taken: they are its own, and
- * it releases every one of them, even when it fails. Returns 0, or -1 with
- * an exception set (the batch stops there). */
+ * it releases every one of them, even when it fails. Returns 0; -1 with an
+ * exception set (the batch stops there); or AM_RING_FORKED when a call
+ * forked and this is the child (the batch stops there, no exception). */
 typedef int (*ring_chunk_fn)(RingObject *r, am_call *calls, Py_ssize_t n, void *ctx);
+
+#define AM_RING_FORKED 1
 
 /* Take up to `max` calls, oldest first, in chunks of at most AM_RING_CHUNK
  * (one CAS on head each), handing each chunk to `fn`. Returns how many were
- * taken, or -1 when `fn` failed. */
+ * taken, -1 when `fn` failed, or -2 when it answered AM_RING_FORKED. */
 static Py_ssize_t
 ring_drain(RingObject *r, Py_ssize_t max, ring_chunk_fn fn, void *ctx)
 {
@@ -483,8 +488,9 @@ ring_drain(RingObject *r, Py_ssize_t max, ring_chunk_fn fn, void *ctx)
         if (n == 0) {
             break;
         }
-        if (fn(r, buf, n, ctx) < 0) {
-            return -1;
+        int rc = fn(r, buf, n, ctx);
+        if (rc != 0) {
+            return rc < 0 ? -1 : -2;
         }
         total += n;
     }
@@ -535,11 +541,20 @@ Ring_pop_batch(PyObject *op, PyObject *arg)
 }
 
 /* apply_batch's chunk: apply each call, append (fn, exception) to the list
- * `ctx` for each that raised, then count processed. Never fails. */
+ * `ctx` for each that raised, then count processed. Never fails.
+ *
+ * A call that forks: the child's copy of this thread comes back here with
+ * the rest of the chunk, which the parent's worker applies; applying it in
+ * the child too would count it twice (in a multi-process arena, literally).
+ * The recorder's fork hook runs reset_after_fork in the child before the
+ * call returns there, which bumps `forks` (one thread in the child: relaxed
+ * is enough); seeing it moved, the chunk releases the rest unapplied,
+ * counts nothing in the child's zeroed counts, and answers AM_RING_FORKED. */
 static int
 ring_apply_chunk(RingObject *r, am_call *calls, Py_ssize_t n, void *ctx)
 {
     uint64_t nfailed = 0;
+    uint64_t forks = am_uload_relaxed(&r->forks);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *res = call_apply(&calls[i]);
         if (res == NULL) {
@@ -554,6 +569,12 @@ ring_apply_chunk(RingObject *r, am_call *calls, Py_ssize_t n, void *ctx)
         }
         Py_XDECREF(res);
         call_release(&calls[i]);
+        if (am_uload_relaxed(&r->forks) != forks) {
+            for (Py_ssize_t j = i + 1; j < n; j++) {
+                call_release(&calls[j]);
+            }
+            return AM_RING_FORKED;
+        }
     }
     if (nfailed) {
         am_ufetch_add_relaxed(&r->failed, nfailed);
@@ -567,7 +588,9 @@ PyDoc_STRVAR(Ring_apply_batch_doc,
 "Take up to max calls and apply each in this thread; return how many were\n"
 "taken (0: the ring was empty). A call that raises is counted as failed and\n"
 "(fn, exception) is appended to the list `failures`; it never stops the\n"
-"batch. processed is counted after the calls ran.");
+"batch. processed is counted after the calls ran. -1 when a call forked and\n"
+"this is the child: the rest of the batch was released unapplied (it is the\n"
+"parent's), nothing was counted, and `failures` holds the parent's.");
 
 static PyObject *
 Ring_apply_batch(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
@@ -587,7 +610,8 @@ Ring_apply_batch(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
                      Py_TYPE(failures)->tp_name);
         return NULL;
     }
-    return PyLong_FromSsize_t(ring_drain(RingObject_CAST(op), max, ring_apply_chunk, failures));
+    Py_ssize_t taken = ring_drain(RingObject_CAST(op), max, ring_apply_chunk, failures);
+    return PyLong_FromSsize_t(taken < 0 ? -1 : taken);
 }
 
 PyDoc_STRVAR(Ring_close_doc,
@@ -708,7 +732,9 @@ PyDoc_STRVAR(Ring_reset_after_fork_doc,
 "In a child process right after fork(), with no other thread running:\n"
 "release every call still held (they belong to the parent), zero every\n"
 "count, keep the closed flag, and count one phantom sleeper so that the\n"
-"first push calls wake() (the child has no consumer threads yet).");
+"first push calls wake() (the child has no consumer threads yet). A batch\n"
+"that this thread was applying when it forked stops after the call that\n"
+"forked (apply_batch returns -1).");
 
 static PyObject *
 Ring_reset_after_fork(PyObject *op, PyObject *Py_UNUSED(ignored))
@@ -723,6 +749,7 @@ Ring_reset_after_fork(PyObject *op, PyObject *Py_UNUSED(ignored))
     am_ustore_release(&r->failed, 0);
     am_store_release(&r->sleepers, 1);
     am_store_release(&r->wake_pending, 0);
+    am_ustore_release(&r->forks, am_uload_relaxed(&r->forks) + 1);
     Py_RETURN_NONE;
 }
 

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 
@@ -43,6 +43,7 @@ from atomicmetrics import (
     AtomicFloat,
     AtomicHistogram,
     AtomicMinMax,
+    AtomicNativeHistogram,
     Registry,
     RuleExecutionMetric,
     StripedCounter,
@@ -87,6 +88,111 @@ def run_threads(n: int, target: Callable[[int], object]) -> list[object]:
     if errors:
         raise errors[0]
     return results
+
+
+def read_while_writing(
+    write: Callable[[int], object], check: Callable[[], object], writers: int = THREADS - 1
+) -> list[object]:
+    """Invariants checked while writers run: ``write(i)`` on ``writers``
+    threads, ``check()`` in a loop on one more, all started on a barrier.
+
+    The checker runs until every writer has returned, then once more; what
+    its calls return that is not None (the violations it saw) comes back, in
+    order, for the test to assert empty. Re-raises the first exception.
+    """
+    left = [writers]
+    lock = threading.Lock()
+
+    def body(i: int) -> list[object]:
+        if i < writers:
+            try:
+                write(i)
+            finally:
+                with lock:
+                    left[0] -= 1
+            return []
+        bad: list[object] = []
+        while True:
+            with lock:
+                running = left[0] > 0
+            seen = check()
+            if seen is not None:
+                bad.append(seen)
+            if not running:
+                return bad
+
+    return cast(list[object], run_threads(writers + 1, body)[writers])
+
+
+def observe_on_threads(h: Any, values: Sequence[float], n: int) -> None:
+    """``THREADS`` threads started on a barrier; thread ``i`` observes
+    ``values[i % len(values)]`` ``n`` times."""
+
+    def work(i: int) -> None:
+        observe, x = h.observe, values[i % len(values)]
+        for _ in range(n):
+            observe(x)
+
+    run_threads(THREADS, work)
+
+
+def snapshots_stay_consistent(
+    h: Any, values: Sequence[float], consistent: Callable[[Any], bool], n: int = 10_000
+) -> None:
+    """The race every hot/cold histogram passes: writer ``i`` observes
+    ``values[(i + 1) % len(values)]`` ``n`` times while a checker takes
+    snapshots; each must be ``consistent`` and no count may go back, and
+    the final one holds every observation."""
+    last = [0]
+
+    def write(i: int) -> None:
+        observe, x = h.observe, values[(i + 1) % len(values)]
+        for _ in range(n):
+            observe(x)
+
+    def check() -> object:
+        snap = h.snapshot()
+        bad = not consistent(snap) or snap.count < last[0]
+        last[0] = snap.count
+        return snap if bad else None
+
+    assert read_while_writing(write, check) == []
+    snap = h.snapshot()
+    assert snap.count == (THREADS - 1) * n
+    assert consistent(snap)
+
+
+def resets_keep_snapshots_consistent(
+    h: Any, values: Sequence[float], consistent: Callable[[Any], bool], n: int = 10_000
+) -> None:
+    """The reset race of every hot/cold histogram: two readers take
+    snapshots (each must be ``consistent``), one of them resetting after
+    each, while writer ``i`` observes ``values[i % len(values)]`` ``n``
+    times; nothing is counted twice."""
+    done = threading.Event()
+
+    def work(i: int) -> list[object]:
+        if i < 2:  # readers; reader 0 also resets
+            bad: list[object] = []
+            while not done.is_set():
+                snap = h.snapshot()
+                if not consistent(snap):
+                    bad.append(snap)
+                if i == 0:
+                    h.reset()
+            return bad
+        observe, x = h.observe, values[i % len(values)]
+        for _ in range(n):
+            observe(x)
+        if i == THREADS - 1:
+            done.set()
+        return []
+
+    results = run_threads(THREADS, work)
+    assert all(r == [] for r in results)
+    snap = h.snapshot()
+    assert consistent(snap)
+    assert snap.count <= (THREADS - 2) * n
 
 
 def apply_op(
@@ -441,6 +547,12 @@ CELLS = (
         lambda: AtomicHistogram([1.0, 2.0]),
         lambda c, i: c.observe(i % 3),
         lambda c: c.count(),
+    ),
+    Cell(
+        "native_histogram",
+        AtomicNativeHistogram,
+        lambda c, i: c.observe(float(i % 1000) - 500.5),
+        lambda c: c.snapshot().count,
     ),
     Cell(
         "rule",

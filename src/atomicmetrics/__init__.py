@@ -18,7 +18,9 @@ from atomicmetrics._core import (
     AtomicMinMax,
     StripedCounter,
 )
+from atomicmetrics._lifetime import process_lifetime
 from atomicmetrics.atomic_histogram import AtomicHistogram
+from atomicmetrics.atomic_native_histogram import AtomicNativeHistogram, NativeHistogramSnapshot
 from atomicmetrics.config import (
     AsyncMetricsConfig,
     MetricsConfig,
@@ -33,6 +35,7 @@ from atomicmetrics.gauge import Gauge
 from atomicmetrics.histogram import Histogram
 from atomicmetrics.http_server import MetricsServer, start_http_server
 from atomicmetrics.openmetrics import generate_openmetrics
+from atomicmetrics.protobuf import generate_protobuf
 from atomicmetrics.recorder import (
     AsyncMetricRecorder,
     NullRecorder,
@@ -56,6 +59,7 @@ __all__ = [
     "AtomicFloat",
     "AtomicHistogram",
     "AtomicMinMax",
+    "AtomicNativeHistogram",
     "CardinalityError",
     "Counter",
     "Gauge",
@@ -64,6 +68,7 @@ __all__ = [
     "MetricsConfig",
     "MetricsLevel",
     "MetricsServer",
+    "NativeHistogramSnapshot",
     "NullRecorder",
     "RecorderStats",
     "Registry",
@@ -75,10 +80,12 @@ __all__ = [
     "ThroughputSnapshot",
     "development_metrics_config",
     "generate_openmetrics",
+    "generate_protobuf",
     "generate_text",
     "make_asgi_app",
     "make_recorder",
     "make_wsgi_app",
+    "process_lifetime",
     "production_metrics_config",
     "start_http_server",
 ]

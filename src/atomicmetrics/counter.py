@@ -1,9 +1,12 @@
 """The Prometheus counter: a monotonically increasing total, and its family.
 
 A ``Counter`` keeps two cells, so that each increment is one atomic
-operation: integral increments go to an int64 word (``AtomicCounter``,
-exact), fractional ones are added by CAS on a double's bits
-(``AtomicFloat``); ``value()`` sums them. A counter family named ``x`` (or
+operation: integral increments go to an int64 cell (exact), fractional ones
+are added by CAS on a double's bits; ``value()`` sums them. In process the
+cells are ``_IntAdder`` and ``_FloatAdder``: one word each while recording
+does not contend, spread over per-thread cache-line stripes once it does
+(free-threaded builds; ``csrc/stripes.h``); in a multi-process arena they
+are ``AtomicCounter`` and ``AtomicFloat``. A counter family named ``x`` (or
 asked for as ``x_total``) has family name ``x`` and exposes
 the sample ``x_total``.
 """
@@ -14,10 +17,11 @@ import math
 from collections.abc import Iterator
 from typing import ClassVar, Protocol
 
-from atomicmetrics._core import AtomicCounter, AtomicFloat, _DefaultCall
+from atomicmetrics._core import _DefaultCall, _FloatAdder, _IntAdder
 from atomicmetrics._numeric import as_int64
 from atomicmetrics.family import Family
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
+from atomicmetrics.storage import FloatCell, IntCell
 
 __all__ = ["Counter", "CounterFamily", "counter_total"]
 
@@ -60,7 +64,7 @@ class Counter:
 
     Thread-safe and lock-free: each ``inc`` is one atomic add on one cell.
     ``inc()`` without an argument is ``_core._DefaultCall`` straight into
-    ``AtomicCounter.inc``: two C calls, no Python frame. ``value()`` reads the
+    the int cell's ``inc``: two C calls, no Python frame. ``value()`` reads the
     two cells one after the other: exact for a quiescent counter, and never
     less than what was complete before the call.
     """
@@ -70,12 +74,12 @@ class Counter:
     inc: _Inc
 
     def __init__(
-        self, int_cell: AtomicCounter | None = None, float_cell: AtomicFloat | None = None
+        self, int_cell: IntCell | None = None, float_cell: FloatCell | None = None
     ) -> None:
         if int_cell is None:
-            int_cell = AtomicCounter()
+            int_cell = _IntAdder()
         self._int = int_cell  # integral increments (exact)
-        self._float = AtomicFloat() if float_cell is None else float_cell  # fractional ones
+        self._float = _FloatAdder() if float_cell is None else float_cell  # fractional ones
         self.inc = _DefaultCall(int_cell.inc, self._add)
 
     def _add(self, amount: float = 1.0) -> None:
@@ -101,6 +105,10 @@ class Counter:
     def __repr__(self) -> str:
         return f"Counter({self.value()!r})"
 
+    def _hot_parts(self) -> tuple[object, ...]:
+        """This counter and the objects its recording path loads (to pin)."""
+        return (self, self.inc, self._int, self._float)
+
 
 class CounterFamily(Family[Counter]):
     """A family of ``Counter`` children, exposed as ``<name>_total``.
@@ -117,6 +125,9 @@ class CounterFamily(Family[Counter]):
     def value(self) -> float:
         """``Counter.value`` of the only child; ``ValueError`` on a labelled family."""
         return self._only_child().value()
+
+    def _child_parts(self, child: Counter) -> tuple[object, ...]:
+        return child._hot_parts()
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> Counter:
         storage = self._storage

@@ -38,6 +38,14 @@ A family hands out *children* (the objects that record) with ``labels()``:
   methods are that child's own bound methods, so the call costs what the
   child's costs. ``labels()`` with no values returns that child; ``remove``
   raises ``ValueError`` and ``clear`` does nothing on such a family.
+* Free-threaded builds: a family, its children and the objects on their
+  recording paths (``labels``, the proxied methods, each child's cells and
+  bound methods) are *pinned* (``atomicmetrics._lifetime``: immortal on
+  3.13t within a per-process budget) when they are created, before any other
+  thread can see them, so that threads recording through one module-level
+  family do not fight over its reference counts. A removed child that was
+  pinned is never freed; the budget bounds how many there can be
+  (docs/freethreading.md).
 
 Families are collectors: ``collect()`` yields the ``MetricFamily`` objects
 the family is exposed as, reading one consistent snapshot per child. Reading
@@ -54,6 +62,7 @@ from typing import ClassVar, Generic, Literal, TypeVar, cast
 
 from atomicmetrics import _fork
 from atomicmetrics._core import _FastLookup
+from atomicmetrics._lifetime import pin
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.names import validate_text
 from atomicmetrics.samples import LabelPairs, MetricFamily, MetricType, Sample
@@ -201,13 +210,20 @@ class Family(Generic[ChildT]):
         self._pairs: dict[str | tuple[str, ...], LabelPairs] = {}
         _fork.register(self)
         # labels() with only exact-str values: one C call, one dict read.
-        self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
+        fast = _FastLookup(self._children, MethodType(Family.labels, self))
+        self.__dict__["labels"] = fast
+        proxied: list[object] = []
         if not labelnames:
             child = self._new_child(())
             self._only = child
             self._children[()] = child
             for attr in self._proxied:
-                self.__dict__[attr] = getattr(child, attr)
+                proxied.append(getattr(child, attr))
+                self.__dict__[attr] = proxied[-1]
+            proxied += self._child_parts(child)
+        # Not published yet (the registry publishes the family after this):
+        # every thread that records through it will load these.
+        pin(self, self.__dict__, fast, *proxied)
 
     # ---- children ----------------------------------------------------------
 
@@ -305,6 +321,7 @@ class Family(Generic[ChildT]):
                     if self._on_overflow == "raise":
                         raise
                     return self._overflow_child()
+                pin(*self._child_parts(child))  # not published yet: see the module docstring
                 # The commit: no call and no allocation of a tracked object
                 # between the check and the store, so nothing re-enters there.
                 if self._generation == generation:
@@ -338,6 +355,7 @@ class Family(Generic[ChildT]):
                 return child
             generation = self._generation
             child = self._new_child(values)  # may re-enter, as in _child_for
+            pin(*self._child_parts(child))
             if self._generation == generation:
                 self._children[key] = child
                 self._overflow = child
@@ -410,6 +428,11 @@ class Family(Generic[ChildT]):
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> ChildT:
         raise NotImplementedError
+
+    def _child_parts(self, child: ChildT) -> tuple[object, ...]:
+        """``child`` and the objects its recording path loads: what a new
+        child pins (the child itself by default: a C metric)."""
+        return (child,)
 
     def _collect(self, items: list[tuple[LabelPairs, ChildT]]) -> Iterator[MetricFamily]:
         raise NotImplementedError

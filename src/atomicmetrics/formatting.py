@@ -150,7 +150,7 @@ def append_sample_lines(out: list[str], samples: Iterable[Sample]) -> None:
     everything else goes through it).
     """
     append = out.append
-    for name, pairs, v, labels in samples:
+    for name, pairs, v, labels, _ in samples:
         if labels is None:
             labels = render_labels(pairs)
         cls = type(v)

@@ -119,6 +119,9 @@ class GaugeFamily(Family[Gauge]):
                 self.__dict__["set"] = only.set
                 self.__dict__["value"] = only.value
 
+    def _child_parts(self, child: Gauge) -> tuple[object, ...]:
+        return (child, child.set, child.value, child._cell)
+
     def _new_child(self, labelvalues: tuple[str, ...]) -> Gauge:
         return Gauge(*self._cells(labelvalues))
 

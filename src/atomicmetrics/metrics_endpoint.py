@@ -5,10 +5,15 @@ status, headers and body; ``start_http_server`` (``http_server.py``),
 ``make_wsgi_app`` (``wsgi.py``) and ``make_asgi_app`` (``asgi.py``) are thin
 adapters around it, so all three answer identically:
 
-- ``GET``/``HEAD`` ``/metrics`` -> 200 with the exposition. OpenMetrics 1.0
-  when ``Accept`` lists ``application/openmetrics-text`` with a non-zero
-  ``q`` (any version parameter: 1.0.0 is the only one produced), else
-  Prometheus text 0.0.4. Gzipped when ``Accept-Encoding`` lists ``gzip``
+- ``GET``/``HEAD`` ``/metrics`` -> 200 with the exposition. Prometheus's
+  protobuf format (the only one with native histograms) when ``Accept``
+  lists ``application/vnd.google.protobuf`` with
+  ``proto=io.prometheus.client.MetricFamily`` and ``encoding=delimited`` at
+  a non-zero ``q`` no lower than any OpenMetrics entry's (what Prometheus
+  sends with native histograms enabled); else OpenMetrics 1.0 when
+  ``Accept`` lists ``application/openmetrics-text`` with a non-zero ``q``
+  (any version parameter: 1.0.0 is the only one produced); else Prometheus
+  text 0.0.4. Gzipped when ``Accept-Encoding`` lists ``gzip``
   with a non-zero ``q``. ``HEAD`` gets the headers a ``GET`` would, without
   the body. ``Vary: Accept, Accept-Encoding`` tells caches about both.
 - ``GET``/``HEAD`` ``/`` -> 302 to ``/metrics`` when the app sits at the root
@@ -29,6 +34,7 @@ from http import HTTPStatus
 
 from atomicmetrics.exposition import CONTENT_TYPE_TEXT, generate_text
 from atomicmetrics.openmetrics import CONTENT_TYPE_OPENMETRICS, generate_openmetrics
+from atomicmetrics.protobuf import CONTENT_TYPE_PROTOBUF, generate_protobuf
 from atomicmetrics.samples import Collector
 
 __all__ = ["MetricsResponse", "choose_format", "metrics_response", "wants_gzip"]
@@ -54,37 +60,58 @@ class MetricsResponse:
         return f"{self.status} {HTTPStatus(self.status).phrase}"
 
 
-def _accepts(header: str | None, wanted: str) -> bool:
-    """True if the comma-separated ``header`` lists ``wanted`` with q > 0."""
+def _best_q(header: str | None, wanted: str, params: dict[str, str] | None = None) -> float:
+    """The highest ``q`` at which the comma-separated ``header`` lists the
+    media type ``wanted`` (with every parameter of ``params``; names and the
+    type compared case-insensitively, values exactly); 0.0 if it does not."""
+    best = 0.0
     if not header:
-        return False
+        return best
     for item in header.split(","):
-        token, *params = item.split(";")
+        token, *rest = item.split(";")
         if token.strip().lower() != wanted:
             continue
         q = 1.0
-        for param in params:
+        given: dict[str, str] = {}
+        for param in rest:
             key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
+            key, value = key.strip().lower(), value.strip()
+            if key == "q":
                 try:
                     q = float(value)
                 except ValueError:
                     q = 0.0
-        if q > 0.0:
-            return True
-    return False
+            else:
+                given[key] = value
+        if params and any(given.get(k) != v for k, v in params.items()):
+            continue
+        best = max(best, q)
+    return best
+
+
+_PROTOBUF = (
+    "application/vnd.google.protobuf",
+    {
+        "proto": "io.prometheus.client.MetricFamily",
+        "encoding": "delimited",
+    },
+)
 
 
 def choose_format(accept: str | None) -> tuple[Callable[[Collector], bytes], str]:
     """Pick the renderer and its ``Content-Type`` for an ``Accept`` header."""
-    if _accepts(accept, "application/openmetrics-text"):
+    openmetrics = _best_q(accept, "application/openmetrics-text")
+    protobuf = _best_q(accept, *_PROTOBUF)
+    if protobuf > 0.0 and protobuf >= openmetrics:
+        return generate_protobuf, CONTENT_TYPE_PROTOBUF
+    if openmetrics > 0.0:
         return generate_openmetrics, CONTENT_TYPE_OPENMETRICS
     return generate_text, CONTENT_TYPE_TEXT
 
 
 def wants_gzip(accept_encoding: str | None) -> bool:
     """True if an ``Accept-Encoding`` header asks for ``gzip``."""
-    return _accepts(accept_encoding, "gzip")
+    return _best_q(accept_encoding, "gzip") > 0.0
 
 
 def _plain(status: HTTPStatus, *extra: tuple[str, str], head: bool) -> MetricsResponse:

@@ -291,6 +291,13 @@ class AsyncMetricRecorder(_Collecting, ClosingContext):
         while True:
             busy.inc()
             taken = ring.apply_batch(batch_size, failures)
+            if taken < 0:
+                # A recorded call forked and this is the child's copy of the
+                # thread: the batch was the parent's (applied there, released
+                # here unapplied), and this process's workers are its own,
+                # started on its first record(). Leave; if this was the
+                # child's only thread, the child ends here.
+                return
             if failures:
                 self._failures.report(failures)  # logged before the batch ends
                 failures.clear()

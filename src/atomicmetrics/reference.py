@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import bisect
 import math
+import sys
 import threading
 from collections.abc import Iterable
 from datetime import timedelta
 from fractions import Fraction
 
 from atomicmetrics._numeric import INT64_MAX, as_bounds, as_double, as_int64, check_int64, same_bits
+from atomicmetrics.atomic_native_histogram import NativeHistogramSnapshot
 from atomicmetrics.rule_metric import DEFAULT_DURATION_BUCKETS_NS, RuleTimer
 from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot
 
@@ -26,7 +28,10 @@ __all__ = [
     "MutexFloat",
     "MutexHistogram",
     "MutexMinMax",
+    "MutexNativeHistogram",
     "MutexRuleExecutionMetric",
+    "lower_native_buckets",
+    "native_bucket_index",
 ]
 
 
@@ -290,6 +295,141 @@ class MutexHistogram:
         with self._lock:
             self._buckets = [0] * len(self._buckets)
             self._sum = 0.0
+
+
+def native_bucket_index(ax: float, schema: int) -> int:
+    """The native-histogram bucket of ``ax`` (> 0, not NaN) at ``schema``, exactly.
+
+    The smallest ``i`` with ``ax <= 2**(i / 2**schema)``, decided with integer
+    arithmetic on ``ax = M * 2**E`` (``M`` an int): ``M**n * 2**(E*n) <= 2**i``
+    with ``n = 2**schema`` for schema > 0, a ceiling division of the binary
+    exponent for schema <= 0. Slow (an int of 53 * 2**schema bits) and
+    independent of the C module's tables. ``+inf`` is one bucket above the
+    largest float.
+    """
+    if math.isinf(ax):
+        return native_bucket_index(sys.float_info.max, schema) + 1
+    m, e = math.frexp(ax)  # ax = m * 2**e, 0.5 <= m < 1
+    if schema <= 0:
+        k = e - 1 if m == 0.5 else e  # ceil(log2(ax)), exactly
+        return -(-k // (1 << -schema))
+    n = 1 << schema
+    mant, exp = int(m * 2**53), (e - 53) * n  # ax**n = mant**n * 2**exp
+
+    power: int = mant**n
+
+    def at_or_below(i: int) -> bool:  # ax <= 2**(i / n)
+        return power << max(exp - i, 0) <= 1 << max(i - exp, 0)
+
+    i = math.ceil(math.log2(ax) * n)  # a guess, within a step or two
+    while not at_or_below(i):
+        i += 1
+    while at_or_below(i - 1):
+        i -= 1
+    return i
+
+
+class MutexNativeHistogram:
+    """A native histogram guarded by a ``threading.Lock``.
+
+    Twin of ``AtomicNativeHistogram``: same arguments and errors, bucket
+    indices from ``native_bucket_index`` (exact arithmetic, no tables), and
+    the schema lowered right after the observation that populates more than
+    ``max_buckets`` buckets (pairs merge: ``i -> ceil(i / 2)``).
+    """
+
+    __slots__ = (
+        "_lock",
+        "_max_buckets",
+        "_negative",
+        "_positive",
+        "_schema",
+        "_schema0",
+        "_sum",
+        "_zero",
+        "_zero_threshold",
+    )
+
+    def __init__(
+        self, schema: int = 3, zero_threshold: float = 2.0**-128, max_buckets: int = 160
+    ) -> None:
+        schema = as_int64(schema, "schema")
+        if not -4 <= schema <= 8:
+            raise ValueError(f"schema must be an int in -4..8, not {schema}")
+        zt = as_double(zero_threshold, "zero_threshold")
+        if not 0.0 <= zt < math.inf:
+            raise ValueError(f"zero_threshold must be a finite number >= 0, not {zero_threshold!r}")
+        max_buckets = as_int64(max_buckets, "max_buckets")
+        if not 1 <= max_buckets <= 2**20:
+            raise ValueError(f"max_buckets must be an int in 1..{2**20}, not {max_buckets}")
+        self._schema0 = schema
+        self._zero_threshold = zt
+        self._max_buckets = max_buckets
+        self._lock = threading.Lock()
+        self._schema = schema  # guarded by _lock, as are the four below
+        self._zero = 0
+        self._sum = 0.0
+        self._positive: dict[int, int] = {}
+        self._negative: dict[int, int] = {}
+
+    @property
+    def schema(self) -> int:
+        return self._schema0
+
+    @property
+    def zero_threshold(self) -> float:
+        return self._zero_threshold
+
+    @property
+    def max_buckets(self) -> int:
+        return self._max_buckets
+
+    def observe(self, v: float) -> None:
+        x = as_double(v, "v")
+        if math.isnan(x):
+            raise ValueError("cannot observe NaN")
+        ax = abs(x)
+        with self._lock:
+            self._sum += x
+            if ax <= self._zero_threshold:
+                self._zero += 1
+                return
+            span = self._negative if math.copysign(1.0, x) < 0 else self._positive
+            i = native_bucket_index(ax, self._schema)
+            span[i] = span.get(i, 0) + 1
+            while len(self._positive) + len(self._negative) > self._max_buckets and (
+                self._schema > -4
+            ):
+                self._positive = lower_native_buckets(self._positive)
+                self._negative = lower_native_buckets(self._negative)
+                self._schema -= 1
+
+    def snapshot(self) -> NativeHistogramSnapshot:
+        with self._lock:
+            pos, neg = dict(sorted(self._positive.items())), dict(sorted(self._negative.items()))
+            schema, zero, total = self._schema, self._zero, self._sum
+        count = zero + sum(pos.values()) + sum(neg.values())
+        return NativeHistogramSnapshot(schema, self._zero_threshold, zero, count, total, pos, neg)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._schema = self._schema0
+            self._zero = 0
+            self._sum = 0.0
+            self._positive = {}
+            self._negative = {}
+
+
+def lower_native_buckets(buckets: dict[int, int], times: int = 1) -> dict[int, int]:
+    """Native-histogram buckets ``times`` schemas lower, as Prometheus merges them.
+
+    Bucket ``i`` merges into ``ceil(i / 2**times)``; the result is sorted by index.
+    """
+    out: dict[int, int] = {}
+    for i, c in buckets.items():
+        j = -(-i // 2**times)
+        out[j] = out.get(j, 0) + c
+    return dict(sorted(out.items()))
 
 
 class MutexRuleExecutionMetric:

@@ -11,12 +11,28 @@ a recording call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
+
+from atomicmetrics.atomic_native_histogram import NativeHistogramSnapshot
 
 MetricType = Literal["counter", "gauge", "histogram", "unknown"]
 LabelPairs = tuple[tuple[str, str], ...]
+
+
+class Exemplar(NamedTuple):
+    """The trace an observation came from, as OpenMetrics and protobuf show it.
+
+    ``labels`` (``trace_id`` and the like) identify it, ``value`` is what was
+    observed or added, ``timestamp`` is when (seconds since the epoch, or
+    None if unknown).
+    """
+
+    labels: LabelPairs
+    value: float
+    timestamp: float | None = None
 
 
 class Sample(NamedTuple):
@@ -26,6 +42,9 @@ class Sample(NamedTuple):
     ``x_sum``); ``labels`` are in family label order, with ``le`` last on
     buckets; ``value`` is an ``int`` where the source is exact (counts), else
     a ``float`` (may be NaN or +-Inf).
+
+    ``exemplar`` is the sample's latest ``Exemplar`` (a counter's ``_total``,
+    a histogram's ``_bucket``), shown by OpenMetrics and protobuf only.
 
     ``rendered_labels`` is an optional cache a producer may fill to spare the
     exposition formats the label work at scrape time: exactly
@@ -44,21 +63,27 @@ class Sample(NamedTuple):
     labels: LabelPairs
     value: int | float
     rendered_labels: str | None = None
+    exemplar: Exemplar | None = None
 
-    # The cache is not part of a sample's identity: equal name, labels and
-    # value make equal samples, whether or not a producer cached the text.
+    # The cache is not part of a sample's identity: equal name, labels, value
+    # and exemplar make equal samples, whether or not a producer cached the
+    # text.
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sample):
-            return self[:3] == other[:3]
+            return self[:3] == other[:3] and self[4] == other[4]
         return NotImplemented
 
     def __ne__(self, other: object) -> bool:
         if isinstance(other, Sample):
-            return self[:3] != other[:3]
+            return self[:3] != other[:3] or self[4] != other[4]
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self[:3])
+        return hash((*self[:3], self[4]))
+
+
+# The `native` of every family without native histograms (read-only, shared).
+_NO_NATIVE: Mapping[LabelPairs, NativeHistogramSnapshot] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +92,16 @@ class MetricFamily:
 
     ``name`` is the family name without type suffix (a counter exposed as
     ``x_total`` has name ``x``); ``samples`` already carry their suffixes.
+    ``native`` (histograms only) maps a child's label pairs (without ``le``)
+    to the reading of its native histogram: the protobuf format sends it,
+    the text formats show the classic samples only.
     """
 
     name: str
     type: MetricType
     help: str
     samples: tuple[Sample, ...]
+    native: Mapping[LabelPairs, NativeHistogramSnapshot] = field(default_factory=lambda: _NO_NATIVE)
 
 
 @runtime_checkable

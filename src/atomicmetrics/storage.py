@@ -6,7 +6,10 @@ names them (family name, label values, role within the child). Two
 implementations exist:
 
 * ``InProcessStorage`` (the default of ``Registry``) constructs the C objects,
-  which own their words in process memory; the key is ignored.
+  which own their words in process memory; the key is ignored. Its counter
+  cells are contention-adaptive (``_IntAdder``, ``_FloatAdder``: one word
+  each until threads contend, then spread over per-thread stripes), and so
+  are its histogram, rule-execution and throughput cells.
 * the multi-process arena (``atomicmetrics.multiprocess``) places each cell
   in a shared mmap'd file at an offset it finds or allocates for the key and
   returns ``Type._from_buffer(view, offset, ...)``; every process asking for
@@ -15,8 +18,11 @@ implementations exist:
   exists.
 
 Roles (``CellKey.role``) per child kind: counter ``"int"`` (integral adds,
-an ``AtomicCounter``) and ``"float"`` (fractional adds, an ``AtomicFloat``);
-gauge ``"value"``; histogram ``"histogram"``; rule execution ``"rule"``;
+an ``IntCell``: ``_IntAdder`` in process, ``AtomicCounter`` in the arena) and
+``"float"`` (fractional adds, a ``FloatCell``: ``_FloatAdder`` or
+``AtomicFloat``);
+gauge ``"value"``; histogram ``"histogram"`` (classic buckets) and
+``"native"`` (native histogram); rule execution ``"rule"``;
 throughput ``"throughput"``.
 
 Gauges get their own method because in a multi-process registry their cell
@@ -52,12 +58,21 @@ from __future__ import annotations
 import threading
 from typing import Literal, NamedTuple, Protocol, get_args
 
-from atomicmetrics._core import AtomicCounter, AtomicFloat
+from atomicmetrics._core import AtomicCounter, AtomicFloat, _FloatAdder, _IntAdder
 from atomicmetrics.atomic_histogram import AtomicHistogram
+from atomicmetrics.atomic_native_histogram import AtomicNativeHistogram
 from atomicmetrics.rule_metric import RuleExecutionMetric
 from atomicmetrics.throughput import ThroughputMetric
 
-__all__ = ["MULTIPROCESS_MODES", "CellKey", "CellStorage", "InProcessStorage", "MultiprocessMode"]
+__all__ = [
+    "MULTIPROCESS_MODES",
+    "CellKey",
+    "CellStorage",
+    "FloatCell",
+    "InProcessStorage",
+    "IntCell",
+    "MultiprocessMode",
+]
 
 # prometheus_client's names and meanings (docs/multiprocess.md, gauge modes).
 MultiprocessMode = Literal[
@@ -85,12 +100,30 @@ class CellKey(NamedTuple):
     role: str
 
 
+class IntCell(Protocol):
+    """A counter's integral part: ``AtomicCounter`` or ``_IntAdder``."""
+
+    def inc(self, /) -> None: ...
+
+    def add(self, n: int, /) -> None: ...
+
+    def load(self, /) -> int: ...
+
+
+class FloatCell(Protocol):
+    """A counter's fractional part: ``AtomicFloat`` or ``_FloatAdder``."""
+
+    def add(self, x: float, /) -> None: ...
+
+    def load(self, /) -> float: ...
+
+
 class CellStorage(Protocol):
     """Makes the cells of a child; see the module docstring for the contract."""
 
-    def int_cell(self, key: CellKey) -> AtomicCounter: ...
+    def int_cell(self, key: CellKey) -> IntCell: ...
 
-    def float_cell(self, key: CellKey) -> AtomicFloat: ...
+    def float_cell(self, key: CellKey) -> FloatCell: ...
 
     def gauge_cell(self, key: CellKey, mode: MultiprocessMode) -> AtomicFloat: ...
 
@@ -101,6 +134,10 @@ class CellStorage(Protocol):
     def creation_lock(self) -> threading.RLock | None: ...
 
     def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram: ...
+
+    def native_histogram_cell(
+        self, key: CellKey, schema: int, zero_threshold: float, max_buckets: int
+    ) -> AtomicNativeHistogram: ...
 
     def rule_cell(self, key: CellKey, bounds: tuple[float, ...]) -> RuleExecutionMetric: ...
 
@@ -114,11 +151,11 @@ class InProcessStorage:
 
     __slots__ = ()
 
-    def int_cell(self, key: CellKey) -> AtomicCounter:
-        return AtomicCounter()
+    def int_cell(self, key: CellKey) -> IntCell:
+        return _IntAdder()
 
-    def float_cell(self, key: CellKey) -> AtomicFloat:
-        return AtomicFloat()
+    def float_cell(self, key: CellKey) -> FloatCell:
+        return _FloatAdder()
 
     def gauge_cell(self, key: CellKey, mode: MultiprocessMode) -> AtomicFloat:
         return AtomicFloat()
@@ -134,6 +171,11 @@ class InProcessStorage:
 
     def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram:
         return AtomicHistogram(bounds)
+
+    def native_histogram_cell(
+        self, key: CellKey, schema: int, zero_threshold: float, max_buckets: int
+    ) -> AtomicNativeHistogram:
+        return AtomicNativeHistogram(schema, zero_threshold, max_buckets)
 
     def rule_cell(self, key: CellKey, bounds: tuple[float, ...]) -> RuleExecutionMetric:
         return RuleExecutionMetric(bounds)

@@ -1,10 +1,12 @@
-"""The C protocols of AtomicMinMax and ThroughputMetric on real OS threads.
+"""The C protocols of AtomicMinMax, ThroughputMetric (striped or not) and
+AtomicNativeHistogram on real OS threads.
 
 On a GIL build every Python-level race test runs one C call at a time, so
-the lock-free protocols in ``csrc/minmax.c`` and ``csrc/throughput.c`` are
-never interleaved inside a call. ``tests/c/stress_cells.c`` drives them from
-pthreads directly, under ThreadSanitizer when gcc supports it, and checks
-their invariants (see that file).
+the lock-free protocols in ``csrc/minmax.c``, ``csrc/throughput.c`` and
+``csrc/native_histogram.c`` are never interleaved inside a call.
+``tests/c/stress_cells.c`` and ``tests/c/stress_native.c`` drive them from
+pthreads directly, under ThreadSanitizer when gcc supports it, and check
+their invariants (see those files).
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ ROOT = Path(__file__).resolve().parents[2]
 LIBDIR = str(sysconfig.get_config_var("LIBDIR"))
 LDVERSION = str(sysconfig.get_config_var("LDVERSION"))
 LIBPYTHON = Path(LIBDIR) / f"libpython{LDVERSION}.so"
-# The harness #includes these two type files; every other C file links in
-# beside it (the helpers they call), so the module is never imported.
-INCLUDED = {"minmax.c", "throughput.c"}
-HELPERS = sorted(str(p) for p in (ROOT / "csrc").glob("*.c") if p.name not in INCLUDED)
+# Each harness and the type files it #includes; every other C file of csrc/
+# links in beside it (the helpers they call), so the module is never imported.
+HARNESSES = {
+    "stress_cells": {"minmax.c", "throughput.c"},
+    "stress_native": {"native_histogram.c"},
+}
 
 
-def _build(out: Path, sanitize: bool) -> subprocess.CompletedProcess[str]:
+def _build(harness: str, out: Path, sanitize: bool) -> subprocess.CompletedProcess[str]:
     cmd = [
         "gcc",
         "-std=c11",
@@ -40,8 +44,8 @@ def _build(out: Path, sanitize: bool) -> subprocess.CompletedProcess[str]:
         *(["-fsanitize=thread"] if sanitize else []),
         f"-I{ROOT / 'csrc'}",
         f"-I{sysconfig.get_paths()['include']}",
-        str(ROOT / "tests" / "c" / "stress_cells.c"),
-        *HELPERS,
+        str(ROOT / "tests" / "c" / f"{harness}.c"),
+        *sorted(str(p) for p in (ROOT / "csrc").glob("*.c") if p.name not in HARNESSES[harness]),
         f"-L{LIBDIR}",
         f"-lpython{LDVERSION}",
         f"-Wl,-rpath,{LIBDIR}",
@@ -56,11 +60,14 @@ def _build(out: Path, sanitize: bool) -> subprocess.CompletedProcess[str]:
 @pytest.mark.stress
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc to build the C harness")
 @pytest.mark.skipif(not LIBPYTHON.exists(), reason=f"needs {LIBPYTHON} to link against")
-def test_minmax_and_throughput_protocols_on_pthreads(tmp_path: Path) -> None:
-    exe = tmp_path / "stress_cells"
-    built = _build(exe, sanitize=True)
+@pytest.mark.parametrize("harness", sorted(HARNESSES))
+def test_cell_protocols_on_pthreads(tmp_path: Path, harness: str) -> None:
+    """stress_cells: AtomicMinMax and ThroughputMetric; stress_native: the
+    native histogram's hot/cold protocol, page freeing and schema lowering."""
+    exe = tmp_path / harness
+    built = _build(harness, exe, sanitize=True)
     if built.returncode != 0:  # no TSan runtime: still real threads, no race detector
-        built = _build(exe, sanitize=False)
+        built = _build(harness, exe, sanitize=False)
     assert built.returncode == 0, built.stderr
     env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1")
     env.pop("LD_PRELOAD", None)  # the ASan leg's preload must not reach a TSan binary

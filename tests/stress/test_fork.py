@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import pathlib
 import signal
 import sys
 import threading
@@ -25,6 +26,7 @@ import pytest
 from atomicmetrics import (
     AsyncMetricRecorder,
     AsyncMetricsConfig,
+    RecorderStats,
     Registry,
     generate_openmetrics,
     generate_text,
@@ -210,3 +212,63 @@ def test_one_failing_owner_does_not_keep_the_others_from_renewing() -> None:
 
     assert _wait(_fork(child)) == 0
     assert not any(o.renewed for o in owners if isinstance(o, _Owner))  # the parent's
+
+
+def test_fork_inside_a_recorded_call_applies_nothing_twice(tmp_path: pathlib.Path) -> None:
+    """A recorded call that forks and returns in the child: the child's copy
+    of the worker holds the rest of the batch it had taken, which the parent
+    applies. It used to apply them too (50 records showed as 100 in a shared
+    arena) and count them (the child's processed > enqueued)."""
+    applied = os.open(tmp_path / "applied", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    report_r, report_w = os.pipe()
+    config = AsyncMetricsConfig(buffer_size=256, worker_count=1, batch_size=128)
+    recorder = AsyncMetricRecorder(config)
+    children: list[int] = []
+
+    def note(what: object) -> None:
+        os.write(applied, f"{os.getpid()} {what}\n".encode())
+
+    def fields(s: RecorderStats) -> str:
+        return f"{s.enqueued},{s.processed},{s.queue_length}"
+
+    def forker() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid:
+            children.append(pid)
+            return
+        # The child: its recorder starts empty and works; then return into
+        # the batch, as a call that forks and does not exit would.
+        before = recorder.stats()
+        ok = recorder.record(note, "child")
+        flushed = recorder.flush(CHILD_TIMEOUT_S)
+        after = recorder.stats()
+        recorder.close()
+        os.write(report_w, f"{fields(before)}|{ok},{flushed}|{fields(after)}".encode())
+
+    gate = threading.Event()
+    try:
+        recorder.record(gate.wait, CHILD_TIMEOUT_S)  # the worker waits: the rest is one batch
+        for i in range(25):
+            recorder.record(note, i)
+        recorder.record(forker)
+        for i in range(25, 50):
+            recorder.record(note, i)
+        gate.set()
+        assert recorder.flush(CHILD_TIMEOUT_S)
+        assert children, "the call that forks ran"
+        assert _wait(children[0]) == 0
+        stats = recorder.stats()
+    finally:
+        recorder.close()
+        os.close(applied)
+        os.close(report_w)
+    with os.fdopen(report_r) as report:
+        assert report.read() == "0,0,0|True,True|1,1,0"
+    lines = (tmp_path / "applied").read_text().splitlines()
+    parent = [what for pid, what in (line.split() for line in lines) if int(pid) == os.getpid()]
+    child = [what for pid, what in (line.split() for line in lines) if int(pid) == children[0]]
+    assert parent == [str(i) for i in range(50)]  # each once, in order
+    assert child == ["child"]
+    assert (stats.enqueued, stats.processed, stats.failed) == (52, 52, 0)

@@ -9,7 +9,6 @@ import mmap
 import os
 import struct
 import sys
-import threading
 import time
 from typing import Any
 
@@ -23,7 +22,9 @@ from tests.helpers import (
     THREADS,
     apply_op,
     assert_placed_cells_pin_the_export_not_the_view,
-    run_threads,
+    observe_on_threads,
+    resets_keep_snapshots_consistent,
+    snapshots_stay_consistent,
 )
 
 BOTH = pytest.mark.parametrize("cls", [AtomicHistogram, MutexHistogram])
@@ -449,74 +450,14 @@ def _consistent(snap: HistogramSnapshot) -> bool:
 def test_concurrent_observes_are_exact(switch_fast: object) -> None:
     h = AtomicHistogram(BOUNDS)
     n = 20_000
-
-    def work(i: int) -> None:
-        observe, x = h.observe, VALUES[i % 4]
-        for _ in range(n):
-            observe(x)
-
-    run_threads(THREADS, work)
+    observe_on_threads(h, VALUES, n)
     per = THREADS // 4 * n
     assert h.snapshot() == HistogramSnapshot(BOUNDS, [per] * 4, 4 * per, per * sum(VALUES))
 
 
 def test_snapshot_is_consistent_while_writers_run(switch_fast: object) -> None:
-    h = AtomicHistogram(BOUNDS)
-    n = 10_000
-    writers_left = [THREADS - 1]
-    lock = threading.Lock()
-
-    def work(i: int) -> list[object]:
-        if i == 0:  # the reader
-            bad: list[object] = []
-            last = 0
-            while True:
-                with lock:
-                    running = writers_left[0] > 0
-                snap = h.snapshot()
-                if not _consistent(snap) or snap.count < last:
-                    bad.append(snap)
-                last = snap.count
-                if not running:
-                    return bad
-        observe, x = h.observe, VALUES[i % 4]
-        for _ in range(n):
-            observe(x)
-        with lock:
-            writers_left[0] -= 1
-        return []
-
-    results = run_threads(THREADS, work)
-    assert results[0] == []
-    snap = h.snapshot()
-    assert snap.count == (THREADS - 1) * n
-    assert _consistent(snap)
+    snapshots_stay_consistent(AtomicHistogram(BOUNDS), VALUES, _consistent)
 
 
 def test_reset_concurrent_with_writers_keeps_snapshots_consistent(switch_fast: object) -> None:
-    h = AtomicHistogram(BOUNDS)
-    n = 10_000
-    done = threading.Event()
-
-    def work(i: int) -> list[object]:
-        if i < 2:  # readers; reader 0 also resets
-            bad: list[object] = []
-            while not done.is_set():
-                snap = h.snapshot()
-                if not _consistent(snap):
-                    bad.append(snap)
-                if i == 0:
-                    h.reset()
-            return bad
-        observe, x = h.observe, VALUES[i % 4]
-        for _ in range(n):
-            observe(x)
-        if i == THREADS - 1:
-            done.set()
-        return []
-
-    results = run_threads(THREADS, work)
-    assert all(r == [] for r in results)
-    snap = h.snapshot()
-    assert _consistent(snap)
-    assert snap.count <= (THREADS - 2) * n
+    resets_keep_snapshots_consistent(AtomicHistogram(BOUNDS), VALUES, _consistent)

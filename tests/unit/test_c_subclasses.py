@@ -18,6 +18,7 @@ import pytest
 
 from atomicmetrics import (
     AtomicHistogram,
+    AtomicNativeHistogram,
     HistogramSnapshot,
     NullRecorder,
     RuleExecutionMetric,
@@ -28,6 +29,7 @@ from atomicmetrics import (
 
 SUBCLASSES: list[tuple[type[Any], type[Any]]] = [
     (AtomicHistogram, _core.AtomicHistogram),
+    (AtomicNativeHistogram, _core.AtomicNativeHistogram),
     (RuleExecutionMetric, _core.RuleExecutionMetric),
     (ThroughputMetric, _core.ThroughputCell),
     (NullRecorder, _core.NullSink),

@@ -91,6 +91,7 @@ SURFACE: dict[str, tuple[tuple[str, ...], tuple[tuple[str, int], ...]]] = {
     ),
     "minmax": (("snapshot",), (("observe", 1),)),
     "histogram": (("snapshot",), (("observe", 1),)),
+    "native_histogram": (("snapshot",), (("observe", 1),)),
     "rule": (("snapshot",), (("record", 1), ("record", 2))),
     "throughput": (
         ("snapshot", "throughput", "peak_throughput"),

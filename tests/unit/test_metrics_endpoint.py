@@ -10,8 +10,10 @@ from atomicmetrics import generate_openmetrics, generate_text
 from atomicmetrics.exposition import CONTENT_TYPE_TEXT
 from atomicmetrics.metrics_endpoint import choose_format, metrics_response, wants_gzip
 from atomicmetrics.openmetrics import CONTENT_TYPE_OPENMETRICS
+from atomicmetrics.protobuf import CONTENT_TYPE_PROTOBUF, generate_protobuf
 from atomicmetrics.samples import MetricFamily, Sample
 from tests.helpers import StaticCollector
+from tests.metrics_proto import decode_delimited
 
 COLLECTOR = StaticCollector(
     [MetricFamily("jobs", "counter", "Jobs done.", (Sample("jobs_total", (("q", "a"),), 5),))]
@@ -47,6 +49,57 @@ def test_choose_format(accept: str | None, openmetrics: bool) -> None:
         assert (render, content_type) == (generate_openmetrics, CONTENT_TYPE_OPENMETRICS)
     else:
         assert (render, content_type) == (generate_text, CONTENT_TYPE_TEXT)
+
+
+# What Prometheus 2.42 sends with --enable-feature=native-histograms.
+PROMETHEUS_NATIVE_ACCEPT = (
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+    "encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,"
+    "application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+PB = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (PROMETHEUS_NATIVE_ACCEPT, "protobuf"),
+        (PB, "protobuf"),
+        (PB.replace(";", " ; ") + ";q=0.3, text/plain", "protobuf"),
+        (f"application/openmetrics-text;q=0.5, {PB};q=0.5", "protobuf"),  # a tie
+        (f"application/openmetrics-text, {PB};q=0.9", "openmetrics"),
+        (f"{PB};q=0", "text"),
+        (PB.replace("delimited", "text"), "text"),  # the text encoding: not offered
+        (PB.replace("MetricFamily", "Other"), "text"),
+        ("application/vnd.google.protobuf", "text"),  # which message? not said
+    ],
+)
+def test_choose_format_protobuf(accept: str, expected: str) -> None:
+    render, content_type = choose_format(accept)
+    assert (
+        content_type
+        == {
+            "protobuf": CONTENT_TYPE_PROTOBUF,
+            "openmetrics": CONTENT_TYPE_OPENMETRICS,
+            "text": CONTENT_TYPE_TEXT,
+        }[expected]
+    )
+    assert (
+        render
+        is {
+            "protobuf": generate_protobuf,
+            "openmetrics": generate_openmetrics,
+            "text": generate_text,
+        }[expected]
+    )
+
+
+def test_protobuf_response_body_decodes() -> None:
+    r = metrics_response(COLLECTOR, "GET", "/metrics", PROMETHEUS_NATIVE_ACCEPT)
+    assert dict(r.headers)["Content-Type"] == CONTENT_TYPE_PROTOBUF
+    (family,) = decode_delimited(r.body)
+    assert family.name == "jobs_total"
+    assert family.metric[0].counter.value == 5
 
 
 def test_content_types_carry_versions() -> None:

@@ -185,6 +185,31 @@ def test_ring_apply_batch_counts_and_reports_failures() -> None:
     assert ring.counts()[:5] == (7, 7, 0, 1, 0)
 
 
+def test_ring_apply_batch_stops_after_a_call_that_forked() -> None:
+    """What the child of a forking call sees, without a fork: the recorder's
+    fork hook (reset_after_fork) runs inside a call; the rest of the batch is
+    the parent's and is released unapplied, and nothing is counted."""
+    ring = Ring(16)
+    seen: list[int] = []
+    arg = object()
+    before = sys.getrefcount(arg)
+    for i in range(3):
+        ring.record(seen.append, i)
+    ring.record(ring.reset_after_fork)
+    for i in range(3, 6):
+        ring.record(seen.append, i)
+        ring.record(id, arg)
+    failures: list[tuple[Callable[..., object], BaseException]] = []
+    assert ring.apply_batch(100, failures) == -1
+    assert seen == [0, 1, 2]
+    assert ring.counts() == (0, 0, 0, 0, 0, 0)
+    assert sys.getrefcount(arg) == before  # released, not leaked
+    ring.park_end()  # the phantom sleeper of the reset
+    assert ring.record(seen.append, 9) is True
+    assert ring.apply_batch(100, failures) == 1  # a fresh start
+    assert seen == [0, 1, 2, 9]
+
+
 def test_ring_close_refuses_and_counts() -> None:
     ring = Ring(4)
     ring.record(print)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from atomicmetrics._core import AtomicCounter, AtomicFloat, AtomicHistogram, RuleExecutionMetric
+from atomicmetrics.atomic_native_histogram import AtomicNativeHistogram, NativeHistogramSnapshot
 from atomicmetrics.counter import counter_total
 from atomicmetrics.snapshots import HistogramSnapshot, RuleExecutionSnapshot
 
@@ -38,15 +39,30 @@ class CounterSum:
 
 
 class HistogramSum:
-    """A histogram series over every slot: ``snapshot()`` sums the shards'."""
+    """A histogram series over every slot: ``snapshot()`` sums the shards' classic
+    buckets; ``native_snapshot()`` reads its native histogram, one shared cell
+    (None without one). Without classic bounds ``snapshot()`` is the native
+    count in one ``+Inf`` bucket, as ``Histogram``'s."""
 
-    __slots__ = ("_bounds", "_cells")
+    __slots__ = ("_bounds", "_cells", "_native")
 
-    def __init__(self, cells: Sequence[AtomicHistogram], bounds: tuple[float, ...]) -> None:
+    def __init__(
+        self,
+        cells: Sequence[AtomicHistogram],
+        bounds: tuple[float, ...],
+        native: AtomicNativeHistogram | None = None,
+    ) -> None:
         self._cells = tuple(cells)
         self._bounds = bounds
+        self._native = native
+
+    def native_snapshot(self) -> NativeHistogramSnapshot | None:
+        return None if self._native is None else self._native.snapshot()
 
     def snapshot(self) -> HistogramSnapshot:
+        if not self._bounds and self._native is not None:
+            native = self._native.snapshot()
+            return HistogramSnapshot((), [native.count], native.count, native.sum)
         buckets = [0] * (len(self._bounds) + 1)
         count, total = 0, 0.0
         for cell in self._cells:

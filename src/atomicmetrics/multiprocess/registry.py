@@ -12,7 +12,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from atomicmetrics._core import AtomicCounter, AtomicFloat, AtomicHistogram, RuleExecutionMetric
+from atomicmetrics import _core
+from atomicmetrics._core import AtomicCounter, AtomicFloat
+from atomicmetrics.atomic_native_histogram import AtomicNativeHistogram
 from atomicmetrics.counter import CounterFamily
 from atomicmetrics.family import Family, FamilySpec
 from atomicmetrics.formatting import render_labels
@@ -342,28 +344,58 @@ class MultiProcessRegistry(Registry):
                 labelset, "counter", shards, lambda v, o: AtomicFloat._from_buffer(v, o + 8)
             )
             return None if ints is None or floats is None else CounterSum(ints, floats)
-        bucketed = _BUCKETED.get(type(family))
-        if bucketed is not None:
-            place, role, combine = bucketed
-            bounds = family.bounds  # type: ignore[attr-defined]  # both bucketed types have them
-            cells = self._shard_cells(labelset, role, shards, lambda v, o: place(v, o, bounds))
-            return None if cells is None else combine(cells, bounds)
+        if isinstance(family, HistogramFamily):
+            bounds = family.bounds
+            cells: list[Any] | None = []
+            if bounds:  # classic buckets: sharded
+                cells = self._shard_cells(
+                    labelset,
+                    "histogram",
+                    shards,
+                    lambda v, o: _core.AtomicHistogram._from_buffer(v, o, bounds),
+                )
+            native = None
+            if family.native is not None:  # a native histogram: one shared cell
+                cfg = family.native
+                native = self._shared_cell(
+                    labelset,
+                    "native",
+                    AtomicNativeHistogram._cell_bytes(cfg.max_buckets),
+                    lambda v, o: AtomicNativeHistogram._from_buffer(v, o, *cfg),
+                )
+                if native is None:
+                    return None
+            return None if cells is None else HistogramSum(cells, bounds, native)
+        if isinstance(family, RuleExecutionFamily):
+            rule_bounds = family.bounds
+            rules = self._shard_cells(
+                labelset,
+                "rule",
+                shards,
+                lambda v, o: _core.RuleExecutionMetric._from_buffer(v, o, rule_bounds),
+            )
+            return None if rules is None else RuleSum(rules, rule_bounds)
         if isinstance(family, ThroughputFamily):
-            record = labelset.shared.get("throughput")
-            if record is None:
-                return None
-            expected = ThroughputMetric._cell_bytes(family.window_s, family.resolution_s)
-            if record.cell_len != expected:
-                raise ArenaError(f"{self._arena.path(0)}: series {record.key} has a wrong size")
-            return ThroughputMetric._from_buffer(
-                record.view,
-                record.cell_offset,
-                family.window_s,
-                family.resolution_s,
-                family.sla_ns,
-                time.monotonic_ns,
+            return self._shared_cell(
+                labelset,
+                "throughput",
+                ThroughputMetric._cell_bytes(family.window_s, family.resolution_s),
+                lambda v, o: ThroughputMetric._from_buffer(
+                    v, o, family.window_s, family.resolution_s, family.sla_ns, time.monotonic_ns
+                ),
             )
         raise ArenaError(f"{type(family).__name__} families cannot be read from an arena")
+
+    def _shared_cell(
+        self, labelset: LabelSet, role: str, nbytes: int, make: Callable[[memoryview, int], Any]
+    ) -> Any:
+        """A cell over the one shared record of ``role`` (None: not there yet)."""
+        record = labelset.shared.get(role)
+        if record is None:
+            return None
+        if record.cell_len != nbytes:
+            raise ArenaError(f"{self._arena.path(0)}: series {record.key} has a wrong size")
+        return make(record.view, record.cell_offset)
 
     def _shard_cells(
         self,
@@ -469,12 +501,6 @@ _KIND_OF: dict[type[Family[Any]], str] = {
     ThroughputFamily: "throughput",
 }
 _KINDS = tuple(_KIND_OF.values())
-# The sharded families with bucket bounds: how to place a shard's cell, its
-# role, and what sums the shards.
-_BUCKETED: dict[type[Family[Any]], tuple[Callable[..., Any], str, Callable[..., Any]]] = {
-    HistogramFamily: (AtomicHistogram._from_buffer, "histogram", HistogramSum),
-    RuleExecutionFamily: (RuleExecutionMetric._from_buffer, "rule", RuleSum),
-}
 
 
 def _spec(family: Family[Any]) -> dict[str, Any]:
@@ -487,6 +513,11 @@ def _spec(family: Family[Any]) -> dict[str, Any]:
         kwargs["multiprocess_mode"] = family.multiprocess_mode
     elif isinstance(family, (HistogramFamily, RuleExecutionFamily)):
         kwargs["buckets"] = list(family.bounds)
+        if isinstance(family, HistogramFamily) and family.native is not None:
+            kwargs["native"] = True
+            kwargs["native_schema"] = family.native.schema
+            kwargs["native_zero_threshold"] = family.native.zero_threshold
+            kwargs["native_max_buckets"] = family.native.max_buckets
     elif isinstance(family, ThroughputFamily):
         kwargs["window_s"] = float(family.window_s)
         kwargs["resolution_s"] = float(family.resolution_s)

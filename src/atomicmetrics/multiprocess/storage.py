@@ -54,6 +54,7 @@ from typing import Any
 
 from atomicmetrics._core import AtomicCounter, AtomicFloat
 from atomicmetrics.atomic_histogram import AtomicHistogram
+from atomicmetrics.atomic_native_histogram import AtomicNativeHistogram
 from atomicmetrics.family import OVERFLOW_LABEL_VALUE, CardinalityError
 from atomicmetrics.multiprocess.arena import (
     KIND_FAMILY,
@@ -646,6 +647,16 @@ class ArenaStorage:
     def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram:
         view, offset = self._shard(key, AtomicHistogram._cell_bytes(len(bounds)))
         return AtomicHistogram._from_buffer(view, offset, bounds)
+
+    def native_histogram_cell(
+        self, key: CellKey, schema: int, zero_threshold: float, max_buckets: int
+    ) -> AtomicNativeHistogram:
+        # Shared (not sharded): shards of one series could disagree on their
+        # schema, and merging them would need the schema reduction of a scrape.
+        r = self._record(key, KIND_SERIES, AtomicNativeHistogram._cell_bytes(max_buckets))
+        return AtomicNativeHistogram._from_buffer(
+            r.view, r.cell_offset, schema, zero_threshold, max_buckets
+        )
 
     def rule_cell(self, key: CellKey, bounds: tuple[float, ...]) -> RuleExecutionMetric:
         view, offset = self._shard(key, RuleExecutionMetric._cell_bytes(len(bounds)))
