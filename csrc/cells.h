@@ -90,8 +90,8 @@ Py_ssize_t am_histogram_nbuckets(PyObject *op);
  * state detached (it may wait, bounded, for another reader of the cell). */
 double am_histogram_read(PyObject *op, int64_t *buckets, int64_t *count);
 
-/* AtomicHistogram.observe(x) and ._snapshot(). */
+/* AtomicHistogram.observe(x) and AtomicNativeHistogram.observe(x). */
 PyObject *am_histogram_observe(PyObject *op, PyObject *x);
-PyObject *am_histogram_snapshot(PyObject *op);
+PyObject *am_native_histogram_observe(PyObject *op, PyObject *x);
 
 #endif /* AM_CELLS_H */

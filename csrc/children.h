@@ -47,7 +47,8 @@ typedef struct {
 
 typedef struct {
     PyObject_VAR_HEAD     /* ob_size: bytes of text */
-    PyObject *cell;       /* AtomicHistogram, strong; immutable */
+    PyObject *cell;       /* AtomicHistogram or NULL (native only), strong; immutable */
+    PyObject *native;     /* AtomicNativeHistogram or NULL, strong; immutable */
     char text[];
 } am_histogram_child;
 

@@ -363,12 +363,6 @@ am_histogram_observe(PyObject *op, PyObject *x)
     return Histogram_observe(op, x);
 }
 
-PyObject *
-am_histogram_snapshot(PyObject *op)
-{
-    return Histogram__snapshot(op, NULL);
-}
-
 int
 am_histogram_register(PyObject *module, am_state *st)
 {

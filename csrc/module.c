@@ -95,6 +95,7 @@ static const am_registrar am_registrars[] = {
     am_float_adder_register,
     am_fastcall_register,
     am_lifetime_register,
+    am_remap_register,
     am_counter_child_register,
     am_gauge_child_register,
     am_histogram_child_register,

@@ -48,6 +48,7 @@ int am_striped_register(PyObject *module, am_state *st);
 int am_float_adder_register(PyObject *module, am_state *st);
 int am_lifetime_register(PyObject *module, am_state *st);
 int am_fastcall_register(PyObject *module, am_state *st);
+int am_remap_register(PyObject *module, am_state *st);
 int am_counter_child_register(PyObject *module, am_state *st);
 int am_gauge_child_register(PyObject *module, am_state *st);
 int am_histogram_child_register(PyObject *module, am_state *st);

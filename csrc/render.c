@@ -535,54 +535,10 @@ histogram_samples(PyTypeObject *st, PyObject *list, PyObject *names, PyObject *l
                          text);
 }
 
-/* snapshot_dict for a sequence of (label pairs, child): keys receives the
- * pairs. */
-static Py_ssize_t
-snapshot_items(PyObject *items, PyObject ***values, PyObject ***keys)
-{
-    *values = *keys = NULL;
-    PyObject *seq = PySequence_Tuple(items);
-    if (seq == NULL) {
-        return -1;
-    }
-    Py_ssize_t n = PyTuple_GET_SIZE(seq), i = 0;
-    PyObject **v = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(PyObject *));
-    PyObject **k = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(PyObject *));
-    if (v == NULL || k == NULL) {
-        PyErr_NoMemory();
-        goto error;
-    }
-    for (; i < n; i++) {
-        PyObject *item = PyTuple_GET_ITEM(seq, i);
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2
-            || !PyTuple_Check(PyTuple_GET_ITEM(item, 0))) {
-            PyErr_SetString(PyExc_TypeError, "items must be (label pairs, child)");
-            goto error;
-        }
-        k[i] = Py_NewRef(PyTuple_GET_ITEM(item, 0));
-        v[i] = Py_NewRef(PyTuple_GET_ITEM(item, 1));
-    }
-    Py_DECREF(seq);
-    *values = v;
-    *keys = k;
-    return n;
-error:
-    Py_DECREF(seq);
-    if (v != NULL && k != NULL) {
-        for (Py_ssize_t j = 0; j < i; j++) {
-            Py_DECREF(k[j]);
-            Py_DECREF(v[j]);
-        }
-    }
-    PyMem_Free(v);
-    PyMem_Free(k);
-    return -1;
-}
-
 PyDoc_STRVAR(samples_doc,
 "_samples(kind, children, names, labelnames, le, sample, /)\n--\n\n"
 "Private: the Sample tuple of one family for collect(). children is the\n"
-"family's dict of children or a list of (label pairs, child); names the\n"
+"family's dict of children; names the\n"
 "sample names ((name,), or (bucket, count, sum) for a histogram, kind 2);\n"
 "le a histogram's le label values (str), else (); sample the class of the\n"
 "samples (atomicmetrics.samples.Sample: a tuple subclass without fields of\n"
@@ -617,12 +573,14 @@ am_samples(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *children = args[1], *names = args[2], *labelnames = args[3], *le = args[4];
     PyTypeObject *type = kind_type(st, kind);
     PyObject **kids = NULL, **keys = NULL;
-    Py_ssize_t n = PyDict_Check(children) ? snapshot_dict(children, &kids, &keys)
-                                          : snapshot_items(children, &kids, &keys);
+    if (!PyDict_Check(children)) {
+        PyErr_SetString(PyExc_TypeError, "children must be a dict");
+        return NULL;
+    }
+    Py_ssize_t n = snapshot_dict(children, &kids, &keys);
     if (n < 0) {
         return NULL;
     }
-    int from_dict = PyDict_Check(children);
     PyObject *list = PyList_New(0), *le_pairs = NULL, *result = NULL;
     int64_t *buckets = NULL;
     if (list == NULL) {
@@ -668,7 +626,7 @@ am_samples(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_ValueError, "a child has other buckets than its family");
             goto done;
         }
-        PyObject *pairs = from_dict ? pairs_of_key(labelnames, keys[c]) : Py_NewRef(keys[c]);
+        PyObject *pairs = pairs_of_key(labelnames, keys[c]);
         if (pairs == NULL) {
             goto done;
         }

@@ -26,7 +26,10 @@ A family hands out *children* (the objects that record) with ``labels()``:
   ``max_series``: a collapsing family exposes at most ``max_series + 1``
   series. (A child asked for by name with all values ``"__overflow__"``
   while there was room becomes that shared child when the family first
-  collapses.) Removing children makes room again.
+  collapses.) Removing children makes room again. A storage may apply the
+  limit more widely (a multi-process registry counts the label sets of every
+  process) by refusing a new child with ``CardinalityError``; the family
+  then raises it or collapses the same way.
 * ``remove(*values)`` forgets a child (absent ones are ignored) and
   ``clear()`` forgets all; a thread still holding a removed child keeps
   recording into it, but it is no longer exposed.
@@ -206,7 +209,8 @@ class Family(Generic[ChildT]):
         # forever; tests/stress/test_reentrancy.py). A creation that was
         # re-entered sees _generation moved and checks again before it
         # publishes anything.
-        self._lock = threading.RLock()  # renewed in a fork child (_fork)
+        # Renewed in a fork child (_fork); the storage's own lock if it has one.
+        self._lock = spec.storage.creation_lock() or threading.RLock()
         self._generation = 0  # guarded by _lock: bumped on every insert and removal
         self._only: ChildT | None = None  # the child of an unlabelled family
         # Read side of the composite families: rendered label texts of the
@@ -320,7 +324,14 @@ class Family(Generic[ChildT]):
                 generation = self._generation
                 # May run a signal handler or a GC finalizer on this thread that
                 # creates or removes children itself (the lock is reentrant).
-                child = self._new_child(values)
+                try:
+                    child = self._new_child(values)
+                except CardinalityError:
+                    # The storage's own limit (the multi-process arena counts
+                    # every process's label sets): as for this family's.
+                    if self._on_overflow == "raise":
+                        raise
+                    return self._overflow_child()
                 pin(*self._child_parts(child))  # not published yet: see the module docstring
                 # The commit: no call and no allocation of a tracked object
                 # between the check and the store, so nothing re-enters there.
@@ -364,7 +375,7 @@ class Family(Generic[ChildT]):
 
     def _after_fork_in_child(self) -> None:
         """In a fork child: the parent thread that held ``_lock`` is gone."""
-        self._lock = threading.RLock()
+        self._lock = self._storage.creation_lock() or threading.RLock()
 
     def _discard(self, labelvalues: tuple[str, ...]) -> None:
         """Forget the child of ``labelvalues`` here only, without telling the
@@ -450,7 +461,9 @@ class RenderedFamily(Family[ChildT]):
     Subclasses set ``_kind`` and ``_type`` and pass their sample names to
     ``__init__``: a counter's or gauge's one sample name, or a histogram's
     ``_bucket``, ``_count`` and ``_sum`` names with its ``le`` label values.
-    ``_new_child`` makes each child with ``_label_text(values)``.
+    ``_new_child`` makes each child with ``_label_text(values)``; ``_collect``
+    (the multi-process registry's entry, with readers that sum a series over
+    processes instead of children) stays in Python.
     """
 
     _kind: ClassVar[int]  # what _core._render and _core._samples know the children by
@@ -480,18 +493,10 @@ class RenderedFamily(Family[ChildT]):
         Copies the children dict under its own lock (a critical section on
         free-threaded CPython) and never takes the family lock.
         """
-        yield self._metric_family(self._children)
-
-    def _collect(self, items: list[tuple[LabelPairs, ChildT]]) -> Iterator[MetricFamily]:
-        yield self._metric_family(items)
-
-    def _metric_family(
-        self, children: dict[str | tuple[str, ...], ChildT] | list[tuple[LabelPairs, ChildT]]
-    ) -> MetricFamily:
         samples = _samples(
-            self._kind, children, self._sample_names, self.labelnames, self._le, Sample
+            self._kind, self._children, self._sample_names, self.labelnames, self._le, Sample
         )
-        return MetricFamily(self.name, self._type, self.help, samples)
+        yield MetricFamily(self.name, self._type, self.help, samples)
 
     def _label_text(self, labelvalues: tuple[str, ...]) -> str:
         """The label text a new child keeps: ``render_labels`` of its pairs."""
@@ -499,7 +504,8 @@ class RenderedFamily(Family[ChildT]):
 
     def _render_part(
         self, openmetrics: bool
-    ) -> tuple[int, dict[Any, Any], bytes, tuple[bytes, ...], int]:
-        """What ``_core._render`` writes this family's sample lines from."""
+    ) -> tuple[int, dict[Any, Any], bytes, tuple[bytes, ...], int] | None:
+        """What ``_core._render`` writes this family's sample lines from, or
+        None when this family is rendered in Python (from ``collect()``)."""
         flags = self._om_flags if openmetrics else 0
         return (self._kind, self._children, self._render_name, self._render_le, flags)

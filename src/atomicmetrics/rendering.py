@@ -50,9 +50,9 @@ def render(collector: Collector, fmt: TextFormat) -> bytes:
     openmetrics = fmt.openmetrics
     parts: list[bytes | tuple[int, dict[Any, Any], bytes, tuple[bytes, ...], int]] = []
     for c in _collectors(collector):
-        if isinstance(c, RenderedFamily):
+        if isinstance(c, RenderedFamily) and (part := c._render_part(openmetrics)) is not None:
             parts.append(fmt.header(c.name, c._type, c.help).encode())
-            parts.append(c._render_part(openmetrics))
+            parts.append(part)
         else:
             text = "".join([fmt.family(family) for family in c.collect()])
             # A custom collector's text may hold lone surrogates (the registry

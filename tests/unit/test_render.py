@@ -208,6 +208,23 @@ def test_openmetrics_drops_forbidden_sums_in_c_as_in_python() -> None:
     list(parse_openmetrics(om))
 
 
+def test_native_histogram_families_agree_and_keep_their_native_readings() -> None:
+    r = Registry()
+    both = r.histogram("both", "", ["k"], buckets=[1.0], native=True)
+    only = r.histogram("only", "", ["k"], buckets=(), native=True)
+    for x in (0.5, 2.0, 3.0):
+        both.labels("a").observe(x)
+        only.labels("a").observe(x)
+    assert_paths_agree(r)
+    families = {f.name: f for f in r.collect()}
+    for name in ("both", "only"):
+        (native,) = families[name].native.values()
+        assert native.count == 3
+    assert [s.value for s in families["both"].samples] == [1, 3, 3, 5.5]
+    assert [s.value for s in families["only"].samples] == [3, 3, 5.5]
+    assert 'only_bucket{k="a",le="+Inf"} 3' in generate_text(r).decode()
+
+
 # ---- large renders: the thread state is detached while lines are written -----------
 
 
@@ -360,9 +377,10 @@ def test_samples_refuses_bad_children() -> None:
         _samples(2, {}, ("h",), (), (), Sample)
     with pytest.raises(ValueError, match="label names"):
         _samples(0, {("a", "b"): Counter()}, ("c_total",), ("k",), (), Sample)
-    pairs = (("k", "v"),)
-    (s,) = _samples(0, [(pairs, Counter())], ("c_total",), ("k",), (), Sample)
-    assert tuple(s) == ("c_total", pairs, 0, "", None)  # a child made alone has no text
+    with pytest.raises(TypeError, match="must be a dict"):
+        _samples(0, [], ("c_total",), ("k",), (), Sample)
+    (s,) = _samples(0, {"v": Counter()}, ("c_total",), ("k",), (), Sample)
+    assert tuple(s) == ("c_total", (("k", "v"),), 0, "", None)  # made alone: no text
 
 
 # ---- the children ----------------------------------------------------------------------
