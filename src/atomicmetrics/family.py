@@ -67,7 +67,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MethodType
-from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar, cast
 
 from atomicmetrics import _fork
 from atomicmetrics._core import _FastLookup, _samples
@@ -84,6 +84,7 @@ __all__ = [
     "FamilySpec",
     "LabelTexts",
     "OnOverflow",
+    "RenderPart",
     "RenderedFamily",
 ]
 
@@ -454,6 +455,21 @@ class Family(Generic[ChildT]):
         return f"<{type(self).__name__} {self.name!r} labels={list(self.labelnames)}>"
 
 
+# What _core._render writes a family's sample lines from: (kind, children
+# dict or tuple of series, sample name, le values, flags); see csrc/render.h.
+PartData = tuple[int, Any, bytes, tuple[bytes, ...], int]
+
+
+class RenderPart(NamedTuple):
+    """A family the text formats write in C: its header's ``name``, ``type`` and
+    ``help`` (as ``MetricFamily``'s) and the ``data`` of its sample lines."""
+
+    name: str
+    type: MetricType
+    help: str
+    data: PartData
+
+
 class RenderedFamily(Family[ChildT]):
     """A family of C children (``Counter``, ``Gauge``, ``Histogram``) that
     render themselves: see the module docstring.
@@ -502,10 +518,14 @@ class RenderedFamily(Family[ChildT]):
         """The label text a new child keeps: ``render_labels`` of its pairs."""
         return render_labels(tuple(zip(self.labelnames, labelvalues, strict=True)))
 
-    def _render_part(
-        self, openmetrics: bool
-    ) -> tuple[int, dict[Any, Any], bytes, tuple[bytes, ...], int] | None:
+    def _render_part(self, openmetrics: bool) -> RenderPart | None:
         """What ``_core._render`` writes this family's sample lines from, or
         None when this family is rendered in Python (from ``collect()``)."""
+        return self._part_of(self._kind, self._children, openmetrics)
+
+    def _part_of(self, kind: int, children: Any, openmetrics: bool) -> RenderPart:
+        """This family's part with ``children`` (a dict of children, or a
+        tuple of series summed over processes) of ``kind``."""
         flags = self._om_flags if openmetrics else 0
-        return (self._kind, self._children, self._render_name, self._render_le, flags)
+        data = (kind, children, self._render_name, self._render_le, flags)
+        return RenderPart(self.name, self._type, self.help, data)

@@ -19,12 +19,12 @@ import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Any, ClassVar, NamedTuple, ParamSpec, TypeVar
+from typing import ClassVar, NamedTuple, ParamSpec, TypeVar
 
 from atomicmetrics import _core
 from atomicmetrics.atomic_histogram import AtomicHistogram
 from atomicmetrics.atomic_native_histogram import AtomicNativeHistogram, NativeHistogramSnapshot
-from atomicmetrics.family import Family, FamilySpec, RenderedFamily
+from atomicmetrics.family import Family, FamilySpec, RenderedFamily, RenderPart
 from atomicmetrics.formatting import format_bound
 from atomicmetrics.samples import LabelPairs, MetricFamily, MetricType, Sample
 from atomicmetrics.snapshots import HistogramSnapshot
@@ -280,9 +280,7 @@ class HistogramFamily(RenderedFamily[Histogram]):
                 natives[tuple(zip(names, self._values_of(key), strict=True))] = n
         yield MetricFamily(family.name, family.type, family.help, family.samples, natives)
 
-    def _render_part(
-        self, openmetrics: bool
-    ) -> tuple[int, dict[Any, Any], bytes, tuple[bytes, ...], int] | None:
+    def _render_part(self, openmetrics: bool) -> RenderPart | None:
         """None for a native-only family: it is rendered in Python."""
         return super()._render_part(openmetrics) if self.bounds else None
 

@@ -34,7 +34,7 @@ from atomicmetrics import _fork
 from atomicmetrics._lifetime import pin
 from atomicmetrics._numeric import as_bounds, as_int64
 from atomicmetrics.counter import CounterFamily
-from atomicmetrics.family import Family, FamilySpec, OnOverflow
+from atomicmetrics.family import Family, FamilySpec, OnOverflow, RenderedFamily, RenderPart
 from atomicmetrics.gauge import GaugeFamily
 from atomicmetrics.histogram import DEFAULT_BUCKETS_S, HistogramFamily, native_config
 from atomicmetrics.json_export import snapshot_families
@@ -329,6 +329,14 @@ class Registry:
         """
         return _collect_all(self._collectors)
 
+    def _exposition(self, openmetrics: bool) -> Iterator[MetricFamily | RenderPart]:
+        """What the text formats write, in ``collect()``'s order: a
+        ``RenderPart`` for each family written in C (``atomicmetrics.rendering``),
+        the ``MetricFamily`` objects of everything else. Same locking as
+        ``collect()`` (none). A subclass that overrides ``collect()`` must
+        override this too, or the formats use its ``collect()``."""
+        return _exposed(self._collectors, openmetrics)
+
     def snapshot(self) -> dict[str, Any]:
         """Everything ``collect()`` yields as strict JSON data.
 
@@ -350,6 +358,18 @@ class Registry:
         from atomicmetrics.prometheus_bridge import PrometheusCollector
 
         return PrometheusCollector(self)
+
+
+def _exposed(
+    collectors: tuple[Collector, ...], openmetrics: bool
+) -> Iterator[MetricFamily | RenderPart]:
+    for collector in collectors:
+        if isinstance(collector, RenderedFamily):
+            part = collector._render_part(openmetrics)
+            if part is not None:
+                yield part
+                continue
+        yield from collector.collect()
 
 
 def _collect_all(collectors: tuple[Collector, ...]) -> Iterator[MetricFamily]:

@@ -1,17 +1,18 @@
 """One scrape in a text format: what is written in C and what in Python.
 
 ``render(collector, fmt)`` is the body of ``generate_text`` and
-``generate_openmetrics``. A ``Registry`` (one whose ``collect()`` is
-``Registry.collect``) is walked collector by collector, in registration
-order: the sample lines of a ``RenderedFamily`` (counters, gauges,
-histograms) are written by ``_core._render`` straight from its children --
-each child's label text rendered once when it was made, each value read
-from its cells and spelled in C -- and everything else (composite families,
-custom collectors, any other collector passed in) goes through
-``collect()`` and the format's Python writer. The format renders every
-family header. One ``_core._render`` call writes the whole scrape into one
-buffer; on a large registry it releases the GIL (or, on free-threaded
-CPython, detaches) while it writes, so recording threads keep their speed.
+``generate_openmetrics``. A ``Registry`` hands over what it exposes with
+``_exposition()``, in registration order: a ``RenderPart`` for each family
+whose sample lines ``_core._render`` writes straight from its children
+(counters, gauges, classic histograms: each child's label text rendered once
+when it was made, each value read from its cells and spelled in C; in a
+``MultiProcessRegistry``, the same families from the series it sums over
+processes), and the ``MetricFamily`` objects of everything else (composite
+families, custom collectors), which the format writes in Python; any other
+collector goes through ``collect()``. The format renders every family
+header. One ``_core._render`` call writes the whole scrape into one buffer;
+on a large registry it releases the GIL (or, on free-threaded CPython,
+detaches) while it writes, so recording threads keep their speed.
 
 The bytes are the same either way: the C spelling of values and label
 texts is the Python one (``atomicmetrics.formatting``), which
@@ -21,10 +22,10 @@ texts is the Python one (``atomicmetrics.formatting``), which
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 from atomicmetrics._core import _render
-from atomicmetrics.family import RenderedFamily
+from atomicmetrics.family import PartData, RenderPart
 from atomicmetrics.registry import Registry
 from atomicmetrics.samples import Collector, MetricFamily
 
@@ -48,24 +49,30 @@ class TextFormat(Protocol):
 def render(collector: Collector, fmt: TextFormat) -> bytes:
     """Every family ``collector`` exposes, in ``fmt``, as UTF-8 bytes."""
     openmetrics = fmt.openmetrics
-    parts: list[bytes | tuple[int, dict[Any, Any], bytes, tuple[bytes, ...], int]] = []
-    for c in _collectors(collector):
-        if isinstance(c, RenderedFamily) and (part := c._render_part(openmetrics)) is not None:
-            parts.append(fmt.header(c.name, c._type, c.help).encode())
-            parts.append(part)
-        else:
-            text = "".join([fmt.family(family) for family in c.collect()])
-            # A custom collector's text may hold lone surrogates (the registry
-            # refuses them): escaped, so one bad string cannot fail every scrape.
-            parts.append(text.encode("utf-8", "backslashreplace"))
+    parts: list[bytes | PartData] = []
+    text: list[str] = []  # Python-rendered families not yet in parts
+    for item in _exposition(collector, openmetrics):
+        if isinstance(item, MetricFamily):
+            text.append(fmt.family(item))
+            continue
+        text.append(fmt.header(item.name, item.type, item.help))
+        # A custom collector's text may hold lone surrogates (the registry
+        # refuses them): escaped, so one bad string cannot fail every scrape.
+        parts.append("".join(text).encode("utf-8", "backslashreplace"))
+        text.clear()
+        parts.append(item.data)
     if openmetrics:
-        parts.append(b"# EOF\n")
+        text.append("# EOF\n")
+    parts.append("".join(text).encode("utf-8", "backslashreplace"))
     return _render(tuple(parts), openmetrics)
 
 
-def _collectors(collector: Collector) -> Iterable[Collector]:
-    """The collectors to render one by one: a plain registry's own, in order
-    (a tuple never mutated: no lock needed), else the collector itself."""
-    if isinstance(collector, Registry) and type(collector).collect is Registry.collect:
-        return collector._collectors
-    return (collector,)
+def _exposition(collector: Collector, openmetrics: bool) -> Iterable[MetricFamily | RenderPart]:
+    """A registry's ``_exposition`` -- unless a subclass overrode ``collect()``
+    alone, which then is what it exposes -- or any other collector's
+    ``collect()``."""
+    if isinstance(collector, Registry):
+        cls = type(collector)
+        if cls.collect is Registry.collect or cls._exposition is not Registry._exposition:
+            return collector._exposition(openmetrics)
+    return collector.collect()

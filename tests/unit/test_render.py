@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import random
 import struct
 import sys
@@ -17,6 +18,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -39,6 +41,7 @@ from atomicmetrics import (
 )
 from atomicmetrics._core import _render, _samples
 from atomicmetrics.formatting import format_value
+from atomicmetrics.multiprocess import MultiProcessRegistry
 from atomicmetrics.samples import MetricFamily, Sample
 from tests.helpers import THREADS, run_threads
 
@@ -481,3 +484,64 @@ def test_histogram_child_timer_and_repr() -> None:
     assert repr(h).startswith("Histogram(count=1, sum=")
     assert repr(Counter()) == "Counter(0)"
     assert repr(Gauge()) == "Gauge(0.0)"
+
+
+# ---- a multi-process registry: series summed over processes -------------------------
+
+
+def test_sums_over_processes_are_exact_past_int64_and_keep_float_order() -> None:
+    ints = tuple(AtomicCounter(2**62) for _ in range(4))
+    floats = (AtomicFloat(0.1), AtomicFloat(0.2), AtomicFloat(0.0))
+    zero = (AtomicFloat(),)
+    series = ((b'{k="a"}', ints, zero), (b"", ints[:1], floats), (b'{k="c"}', (), ()))
+    text = _render(((3, series, b"c_total", (), 0),), False)
+    # 2**64, then 2**62 + (0.1 + 0.2 added in that order), then an empty sum
+    assert text == b'c_total{k="a"} 18446744073709551616\nc_total 4.611686018427388e+18\n' + (
+        b'c_total{k="c"} 0\n'
+    )
+    cells = (AtomicHistogram([1.0]), AtomicHistogram([1.0]))
+    cells[0].observe(0.5)
+    cells[1].observe(3)
+    hist = _render(((4, ((b"", cells),), b"h", (b"1.0", b"+Inf"), 0),), True)
+    assert hist == b'h_bucket{le="1.0"} 1\nh_bucket{le="+Inf"} 2\nh_count 2\nh_sum 3.5\n'
+    with pytest.raises(TypeError, match="must hold"):
+        _render(((3, ((b"", (AtomicFloat(),), ()),), b"c", (), 0),), False)
+    with pytest.raises(ValueError, match="gauge mode"):
+        _render(((5, (), b"g", (), 9),), False)
+    with pytest.raises(TypeError, match="dict of children, or a tuple"):
+        _render(((3, {}, b"c", (), 0),), False)
+
+
+def test_multiprocess_series_agree_with_the_python_readers(tmp_path: Path) -> None:
+    reg = MultiProcessRegistry(tmp_path / "arena")
+    c = reg.counter("jobs", "Jobs.", ["queue"])
+    h = reg.histogram("latency_seconds", "", ["route"], buckets=[0.1, 1.0])
+    modes = ("all", "liveall", "sum", "livesum", "max", "min", "mostrecent", "livemostrecent")
+    gauges = [reg.gauge(f"g_{m}", "", ["k"], multiprocess_mode=m) for m in modes]
+    values = [0.1, -0.2, 2.5e300, -0.0, math.inf, 7.0, 1e-7]
+
+    def work(p: int) -> None:
+        c.labels("a").inc(p + 1)
+        c.labels("b").inc(0.1 * (p + 1))
+        c.labels('w"eird\\n').inc(2**40)
+        for x in values[p:]:
+            h.labels("/").observe(x * (p + 1))
+        for g in gauges:
+            g.labels("x").set(values[p] * (p - 1))
+            g.labels("y").set(p)
+
+    pids = []
+    for p in range(3):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover -- the child
+            try:
+                work(p)
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        assert os.waitpid(pid, 0)[1] == 0
+    work(3)
+    text = generate_text(reg)
+    assert b'jobs_total{queue="w\\"eird\\\\n"} 4398046511104\n' in text
+    assert_paths_agree(reg)

@@ -34,7 +34,9 @@ class CounterSum:
         self._floats = tuple(floats)
 
     def value(self) -> float:
-        frac = sum([c.load() for c in self._floats], 0.0)  # float parts first, as Counter
+        frac = 0.0  # float parts first, as Counter; left to right, as csrc/render_sums.c
+        for c in self._floats:
+            frac += c.load()
         return counter_total(sum([c.load() for c in self._ints]), frac)
 
 

@@ -16,7 +16,7 @@ from atomicmetrics import _core
 from atomicmetrics._core import AtomicCounter, AtomicFloat
 from atomicmetrics.atomic_native_histogram import AtomicNativeHistogram
 from atomicmetrics.counter import CounterFamily
-from atomicmetrics.family import Family, FamilySpec
+from atomicmetrics.family import Family, FamilySpec, RenderPart
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.gauge import GaugeFamily
 from atomicmetrics.histogram import HistogramFamily
@@ -103,6 +103,8 @@ class MultiProcessRegistry(Registry):
         # family -> (versions, what the last scrape derived from them): see
         # _shared_items and _gauge_sets
         self._items: dict[str, tuple[Any, list[Any]]] = {}
+        # family -> (the plan items, its _series): made again with the plan
+        self._parts: dict[str, tuple[list[Any], tuple[int, tuple[Any, ...]]]] = {}
         self._dead: set[tuple[int, int]] = set()  # processes seen dead (guarded by _arena_lock)
         # (family, label values, pid) -> labels of a mode-"all" gauge sample, rendered
         self._label_cache: dict[tuple[str, tuple[str, ...], int], tuple[LabelPairs, str]] = {}
@@ -273,6 +275,32 @@ class MultiProcessRegistry(Registry):
         killed mid-update cannot hang a scrape). Never raises for what it
         finds in the arena: what cannot be read is skipped with a warning.
         """
+        for collector, items in self._plan():
+            if isinstance(collector, GaugeFamily):
+                yield self._gauge_family(collector, items)
+            elif isinstance(collector, Family):
+                yield from collector._collect(items)
+            else:
+                yield from collector.collect()
+
+    def _exposition(self, openmetrics: bool) -> Iterator[MetricFamily | RenderPart]:
+        """What ``collect()`` yields, with the counters, gauges and classic
+        histograms as ``RenderPart``s: their series (summed over processes,
+        or combined by gauge mode) written by ``_core._render`` with the same
+        arithmetic as the Python readers (``csrc/render_sums.c``)."""
+        for collector, items in self._plan():
+            part = self._part(collector, items, openmetrics)
+            if part is not None:
+                yield part
+            elif isinstance(collector, GaugeFamily):
+                yield self._gauge_family(collector, items)
+            elif isinstance(collector, Family):
+                yield from collector._collect(items)
+            else:
+                yield from collector.collect()
+
+    def _plan(self) -> list[tuple[Collector, list[Any]]]:
+        """Every collector with what a scrape reads for it (see ``collect``)."""
         plan: list[tuple[Collector, list[Any]]] = []
         with self._arena_lock:
             try:
@@ -298,13 +326,49 @@ class MultiProcessRegistry(Registry):
                     plan.append((collector, self._shared_items(collector, shards)))
                 else:
                     plan.append((collector, []))
-        for collector, items in plan:
-            if isinstance(collector, GaugeFamily):
-                yield self._gauge_family(collector, items)
-            elif isinstance(collector, Family):
-                yield from collector._collect(items)
+        return plan
+
+    def _part(self, collector: Collector, items: list[Any], openmetrics: bool) -> RenderPart | None:
+        """The ``RenderPart`` of a counter, gauge or classic histogram family
+        from its planned ``items`` (None for any other collector). The series
+        tuple is made once per plan: a plan changes only with the arena."""
+        if not isinstance(collector, (CounterFamily, GaugeFamily, HistogramFamily)):
+            return None
+        if isinstance(collector, HistogramFamily) and not collector.bounds:
+            return None  # native only: in Python
+        cached = self._parts.get(collector.name)
+        if cached is None or cached[0] is not items:
+            cached = self._parts[collector.name] = (items, self._series(collector, items))
+        kind, series = cached[1]
+        part = collector._part_of(kind, series, openmetrics)
+        if isinstance(collector, GaugeFamily):  # the gauge mode travels in the flags
+            part = part._replace(data=(*part.data[:4], _GAUGE_MODES[_mode_kind(collector)]))
+        return part
+
+    def _series(
+        self, family: CounterFamily | GaugeFamily | HistogramFamily, items: list[Any]
+    ) -> tuple[int, tuple[Any, ...]]:
+        """The kind and the tuple of series ``_core._render`` reads (render.h)."""
+        if isinstance(family, CounterFamily):
+            return _KIND_COUNTER_SUM, tuple(
+                [(render_labels(labels).encode(), r._ints, r._floats) for labels, r in items]
+            )
+        if isinstance(family, HistogramFamily):
+            return _KIND_HISTOGRAM_SUM, tuple(
+                [(render_labels(labels).encode(), r._cells) for labels, r in items]
+            )
+        pids = _mode_kind(family) == "all"
+        series = []
+        for values, labels, text, cells in items:
+            if pids:
+                texts = tuple(
+                    [self._pid_labels(family, values, labels, c.pid)[1].encode() for c in cells]
+                )
             else:
-                yield from collector.collect()
+                texts = (text.encode(),)
+            values_ = tuple([c.value for c in cells])
+            series.append((texts, values_, tuple([c.stamp for c in cells])))
+        return _KIND_GAUGE_SET, tuple(series)
 
     def _shared_items(self, family: Family[Any], shards: _Shards) -> list[tuple[LabelPairs, Any]]:
         """(labels, reader) for every live label set of ``family``. Holds _arena_lock.
@@ -438,8 +502,8 @@ class MultiProcessRegistry(Registry):
 
     def _gauge_family(self, family: GaugeFamily, sets: list[_GaugeSet]) -> MetricFamily:
         """One sample per label set (per process in modes ``all``/``liveall``)."""
-        mode, name = family.multiprocess_mode, family.name
-        kind = mode[4:] if mode.startswith("live") else mode
+        name = family.name
+        kind = _mode_kind(family)
         samples: list[Sample] = []
         append = samples.append
         for values, labels, text, cells in sets:
@@ -452,7 +516,12 @@ class MultiProcessRegistry(Registry):
                 value = max(cells, key=lambda cell: cell.stamp.load()).value.load()
             else:
                 loads = [cell.value.load() for cell in cells]
-                value = sum(loads) if kind == "sum" else max(loads) if kind == "max" else min(loads)
+                if kind == "sum":  # left to right, as csrc/render_sums.c adds them
+                    value = 0.0
+                    for load in loads:
+                        value += load
+                else:
+                    value = max(loads) if kind == "max" else min(loads)
             append(Sample(name, labels, value, text))
         return MetricFamily(name, "gauge", family.help, tuple(samples))
 
@@ -484,6 +553,18 @@ class MultiProcessRegistry(Registry):
             family._after_fork_in_child()
             if isinstance(family, GaugeFamily) and family.name not in self._detached:
                 family._rebind_cells()
+
+
+def _mode_kind(family: GaugeFamily) -> str:
+    """How a gauge family's cells combine: its mode without "live" (the
+    cells of dead processes are left out by the plan in those modes)."""
+    mode = family.multiprocess_mode
+    return mode[4:] if mode.startswith("live") else mode
+
+
+# The kinds and gauge modes of csrc/render.h.
+_KIND_COUNTER_SUM, _KIND_HISTOGRAM_SUM, _KIND_GAUGE_SET = 3, 4, 5
+_GAUGE_MODES = {"all": 0, "sum": 1, "max": 2, "min": 3, "mostrecent": 4}
 
 
 def _reopen(directory: str, group: bool) -> MultiProcessRegistry:
