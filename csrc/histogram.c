@@ -25,6 +25,7 @@
  *              W2 and W3 (its x may be in the sum, counted in no bucket).
  */
 #include "hotcold.h"
+#include "cells.h"
 #include "bounds.h"
 
 #include <math.h>
@@ -84,16 +85,12 @@ hist_read_cell(am_word *cell, Py_ssize_t nb, int reset, hist_raw *raw)
     am_hc_unlock(ctl);                                  /* R5 */
 }
 
-/* hist_read_cell over the object's cell and every stripe into `raw`.
- * Returns 0, or -1 with MemoryError set (before anything was touched).
- * On success the caller frees raw->buckets. */
-static int
-hist_read(HistogramObject *self, int reset, hist_raw *raw)
+/* hist_read_cell over the object's cell and every stripe, into `raw`
+ * whose bucket buffer the caller provides, zero-filled. */
+static void
+hist_read_all(HistogramObject *self, int reset, hist_raw *raw)
 {
     Py_ssize_t nb = hist_nbuckets(self->bounds);
-    if (am_hc_buf_init(&raw->buckets, nb) < 0) {
-        return -1;
-    }
     raw->sum = 0.0;
     raw->count = 0;
     hist_read_cell(self->cell, nb, reset, raw);
@@ -103,7 +100,36 @@ hist_read(HistogramObject *self, int reset, hist_raw *raw)
             hist_read_cell(am_stripe(t, i), nb, reset, raw);
         }
     }
+}
+
+/* hist_read_all into a buffer of its own. Returns 0, or -1 with
+ * MemoryError set (before anything was touched). On success the caller
+ * frees raw->buckets. */
+static int
+hist_read(HistogramObject *self, int reset, hist_raw *raw)
+{
+    if (am_hc_buf_init(&raw->buckets, hist_nbuckets(self->bounds)) < 0) {
+        return -1;
+    }
+    hist_read_all(self, reset, raw);
     return 0;
+}
+
+Py_ssize_t
+am_histogram_nbuckets(PyObject *op)
+{
+    return hist_nbuckets(HistogramObject_CAST(op)->bounds);
+}
+
+void
+am_histogram_read(PyObject *op, int64_t *buckets, int64_t *count, double *sum)
+{
+    HistogramObject *self = HistogramObject_CAST(op);
+    hist_raw raw = {0.0, 0, {buckets, {0}}};  /* the caller's buffer, never freed here */
+    memset(buckets, 0, (size_t)hist_nbuckets(self->bounds) * sizeof(int64_t));
+    hist_read_all(self, 0, &raw);
+    *count = raw.count;
+    *sum = raw.sum;
 }
 
 static PyObject *

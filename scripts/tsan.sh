@@ -54,11 +54,11 @@ fi
 rc=0
 LD_PRELOAD=$PRELOAD "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/unit \
   -k "concurrent or thread or race or reader or resets or writers" -m "not stress" "$@" || rc=$?
-reports=$(cat "$LOG".* 2>/dev/null | grep -c 'WARNING: ThreadSanitizer' || true)
+reports=$( (cat "$LOG".* 2>/dev/null || true) | grep -c 'WARNING: ThreadSanitizer' || true)
 # Per report: the top frame of the reported access and of the earlier one.
 # Instrumented-vs-instrumented (neither frame inside libsanitizer's
 # interceptors) is a real race in code TSan can see.
-real=$(cat "$LOG".* 2>/dev/null | awk '
+real=$( (cat "$LOG".* 2>/dev/null || true) | awk '
   /WARNING: ThreadSanitizer/ { n++; want = 1; cur[n] = ""; prev[n] = "" }
   /^  (Read|Write|Atomic)/ && want == 1 { want = 2; next }
   /^  Previous/ { want = 3; next }
