@@ -21,7 +21,8 @@ Roles (``CellKey.role``) per child kind: counter ``"int"`` (integral adds,
 an ``IntCell``: ``_IntAdder`` in process, ``AtomicCounter`` in the arena) and
 ``"float"`` (fractional adds, a ``FloatCell``: ``_FloatAdder`` or
 ``AtomicFloat``);
-gauge ``"value"``; histogram ``"histogram"``; rule execution ``"rule"``;
+gauge ``"value"``; histogram ``"histogram"`` (classic buckets) and
+``"native"`` (native histogram); rule execution ``"rule"``;
 throughput ``"throughput"``.
 
 Gauges get their own method because in a multi-process registry their cell
@@ -45,6 +46,7 @@ from typing import Literal, NamedTuple, Protocol
 
 from atomicmetrics._core import AtomicCounter, AtomicFloat, _FloatAdder, _IntAdder
 from atomicmetrics.atomic_histogram import AtomicHistogram
+from atomicmetrics.atomic_native_histogram import AtomicNativeHistogram
 from atomicmetrics.rule_metric import RuleExecutionMetric
 from atomicmetrics.throughput import ThroughputMetric
 
@@ -105,6 +107,10 @@ class CellStorage(Protocol):
 
     def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram: ...
 
+    def native_histogram_cell(
+        self, key: CellKey, schema: int, zero_threshold: float, max_buckets: int
+    ) -> AtomicNativeHistogram: ...
+
     def rule_cell(self, key: CellKey, bounds: tuple[float, ...]) -> RuleExecutionMetric: ...
 
     def throughput_cell(
@@ -134,6 +140,11 @@ class InProcessStorage:
 
     def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram:
         return AtomicHistogram(bounds)
+
+    def native_histogram_cell(
+        self, key: CellKey, schema: int, zero_threshold: float, max_buckets: int
+    ) -> AtomicNativeHistogram:
+        return AtomicNativeHistogram(schema, zero_threshold, max_buckets)
 
     def rule_cell(self, key: CellKey, bounds: tuple[float, ...]) -> RuleExecutionMetric:
         return RuleExecutionMetric(bounds)

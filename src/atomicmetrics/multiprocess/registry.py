@@ -348,6 +348,11 @@ def _spec(family: Family[Any]) -> dict[str, Any]:
         kwargs["multiprocess_mode"] = family.multiprocess_mode
     elif isinstance(family, (HistogramFamily, RuleExecutionFamily)):
         kwargs["buckets"] = list(family.bounds)
+        if isinstance(family, HistogramFamily) and family.native is not None:
+            kwargs["native"] = True
+            kwargs["native_schema"] = family.native.schema
+            kwargs["native_zero_threshold"] = family.native.zero_threshold
+            kwargs["native_max_buckets"] = family.native.max_buckets
     elif isinstance(family, ThroughputFamily):
         kwargs["window_s"] = float(family.window_s)
         kwargs["resolution_s"] = float(family.resolution_s)

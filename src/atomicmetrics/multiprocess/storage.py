@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from atomicmetrics._core import AtomicCounter, AtomicFloat
 from atomicmetrics.atomic_histogram import AtomicHistogram
+from atomicmetrics.atomic_native_histogram import AtomicNativeHistogram
 from atomicmetrics.multiprocess.arena import (
     KIND_FAMILY,
     KIND_PROCESS,
@@ -308,6 +309,14 @@ class ArenaStorage:
     def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram:
         r = self._cells(key, AtomicHistogram._cell_bytes(len(bounds)))
         return AtomicHistogram._from_buffer(r.view, r.cell_offset, bounds)
+
+    def native_histogram_cell(
+        self, key: CellKey, schema: int, zero_threshold: float, max_buckets: int
+    ) -> AtomicNativeHistogram:
+        r = self._cells(key, AtomicNativeHistogram._cell_bytes(max_buckets))
+        return AtomicNativeHistogram._from_buffer(
+            r.view, r.cell_offset, schema, zero_threshold, max_buckets
+        )
 
     def rule_cell(self, key: CellKey, bounds: tuple[float, ...]) -> RuleExecutionMetric:
         r = self._cells(key, RuleExecutionMetric._cell_bytes(len(bounds)))
