@@ -95,6 +95,7 @@ static const am_registrar am_registrars[] = {
     am_float_adder_register,
     am_fastcall_register,
     am_lifetime_register,
+    am_remap_register,
 };
 
 static int

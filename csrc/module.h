@@ -45,6 +45,7 @@ int am_striped_register(PyObject *module, am_state *st);
 int am_float_adder_register(PyObject *module, am_state *st);
 int am_lifetime_register(PyObject *module, am_state *st);
 int am_fastcall_register(PyObject *module, am_state *st);
+int am_remap_register(PyObject *module, am_state *st);
 
 /* The body of a registrar: create the heap type of `spec` for `module` and
  * add it to the module; *out (when not NULL) receives a strong reference

@@ -23,13 +23,30 @@ from atomicmetrics.family import Family
 from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
 from atomicmetrics.storage import FloatCell, IntCell
 
-__all__ = ["Counter", "CounterFamily"]
+__all__ = ["Counter", "CounterFamily", "counter_total"]
 
 _INT64_LIMIT = 2.0**63  # integral floats below it take the exact int64 path
 
 
 class _Inc(Protocol):
     def __call__(self, amount: float = ..., /) -> None: ...
+
+
+def counter_total(whole: int, frac: float) -> float:
+    """A counter's value from its int part and its float part (read float first).
+
+    An ``int`` while the float part is 0.0. Never below ``whole``: past 2**53
+    the int part rounds to a double on the way, possibly down (2**53 + 1 plus
+    0.5 gives 2**53, below the int-only value read before, and a scraper
+    would see a counter reset; found by scripts/fuzz_api.py), so the sum is
+    then taken one ULP up; the result stays monotonic in both parts.
+    """
+    if frac == 0.0:
+        return whole
+    total = whole + frac
+    if total < whole:
+        total = math.nextafter(total, math.inf)
+    return total
 
 
 class Counter:
@@ -83,18 +100,7 @@ class Counter:
     def value(self) -> float:
         """The total: an ``int`` while no fractional amount was added, else a float."""
         frac = self._float.load()
-        whole = self._int.load()
-        if frac == 0.0:
-            return whole
-        total = whole + frac
-        if total < whole:
-            # Past 2**53 the int part rounds to a double on the way, possibly
-            # down: 2**53 + 1 plus 0.5 gives 2**53, below the int-only value
-            # read before, and a scraper would see a counter reset (found by
-            # scripts/fuzz_api.py). One ULP up restores total >= whole; the
-            # result stays monotonic in both parts.
-            total = math.nextafter(total, math.inf)
-        return total
+        return counter_total(self._int.load(), frac)
 
     def __repr__(self) -> str:
         return f"Counter({self.value()!r})"

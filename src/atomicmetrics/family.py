@@ -26,7 +26,10 @@ A family hands out *children* (the objects that record) with ``labels()``:
   ``max_series``: a collapsing family exposes at most ``max_series + 1``
   series. (A child asked for by name with all values ``"__overflow__"``
   while there was room becomes that shared child when the family first
-  collapses.) Removing children makes room again.
+  collapses.) Removing children makes room again. A storage may apply the
+  limit more widely (a multi-process registry counts the label sets of every
+  process) by refusing a new child with ``CardinalityError``; the family
+  then raises it or collapses the same way.
 * ``remove(*values)`` forgets a child (absent ones are ignored) and
   ``clear()`` forgets all; a thread still holding a removed child keeps
   recording into it, but it is no longer exposed.
@@ -195,7 +198,8 @@ class Family(Generic[ChildT]):
         # forever; tests/stress/test_reentrancy.py). A creation that was
         # re-entered sees _generation moved and checks again before it
         # publishes anything.
-        self._lock = threading.RLock()  # renewed in a fork child (_fork)
+        # Renewed in a fork child (_fork); the storage's own lock if it has one.
+        self._lock = spec.storage.creation_lock() or threading.RLock()
         self._generation = 0  # guarded by _lock: bumped on every insert and removal
         self._only: ChildT | None = None  # the child of an unlabelled family
         # Read side: rendered label texts of the last scrape (see LabelTexts);
@@ -309,7 +313,14 @@ class Family(Generic[ChildT]):
                 generation = self._generation
                 # May run a signal handler or a GC finalizer on this thread that
                 # creates or removes children itself (the lock is reentrant).
-                child = self._new_child(values)
+                try:
+                    child = self._new_child(values)
+                except CardinalityError:
+                    # The storage's own limit (the multi-process arena counts
+                    # every process's label sets): as for this family's.
+                    if self._on_overflow == "raise":
+                        raise
+                    return self._overflow_child()
                 pin(*self._child_parts(child))  # not published yet: see the module docstring
                 # The commit: no call and no allocation of a tracked object
                 # between the check and the store, so nothing re-enters there.
@@ -353,7 +364,7 @@ class Family(Generic[ChildT]):
 
     def _after_fork_in_child(self) -> None:
         """In a fork child: the parent thread that held ``_lock`` is gone."""
-        self._lock = threading.RLock()
+        self._lock = self._storage.creation_lock() or threading.RLock()
 
     def _discard(self, labelvalues: tuple[str, ...]) -> None:
         """Forget the child of ``labelvalues`` here only, without telling the

@@ -118,8 +118,10 @@ class Registry:
         on_overflow: OnOverflow = "raise",
         multiprocess_mode: MultiprocessMode = "all",
     ) -> GaugeFamily:
-        """A gauge family. ``multiprocess_mode`` (``all``, ``livesum``, ``max``,
-        ``min``, ``mostrecent``) matters only in a multi-process registry."""
+        """A gauge family. ``multiprocess_mode`` (prometheus_client's names:
+        ``all``, ``liveall``, ``min``, ``livemin``, ``max``, ``livemax``,
+        ``sum``, ``livesum``, ``mostrecent``, ``livemostrecent``) matters only
+        in a multi-process registry."""
         validate_metric_name(name)
         spec = self._spec(name, help, labelnames, max_series, on_overflow)
         if multiprocess_mode not in MULTIPROCESS_MODES:

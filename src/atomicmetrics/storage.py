@@ -26,11 +26,16 @@ gauge ``"value"``; histogram ``"histogram"`` (classic buckets) and
 throughput ``"throughput"``.
 
 Gauges get their own method because in a multi-process registry their cell
-is per process and aggregated by ``mode`` at read time (``"all"``,
-``"livesum"``, ``"max"``, ``"min"``, ``"mostrecent"``); in-process the mode is
-validated by the factory and ignored here. ``gauge_stamp`` gives a
-``"mostrecent"`` gauge of a multi-process registry a word where each change
-stores its time (``None`` otherwise: no cost in process).
+is per process and aggregated by ``mode`` at read time (``MULTIPROCESS_MODES``:
+prometheus_client's names and meanings); in-process the mode is validated by
+the factory and ignored here. ``gauge_stamp`` gives a ``"mostrecent"`` or
+``"livemostrecent"`` gauge of a multi-process registry a word where each
+change stores its time (``None`` otherwise: no cost in process).
+
+A storage may refuse a new label set by raising ``CardinalityError`` from a
+cell method (the multi-process arena enforces ``max_series`` across every
+process that way); the family then raises it or collapses, as for its own
+limit.
 
 ``forget(family, labelvalues)`` is called by ``remove()`` (``None`` for every
 label set by ``clear()``): in process there is nothing to do; the arena marks
@@ -38,11 +43,20 @@ the label set removed for every process.
 
 Storage methods run only when a child is created or removed (under the
 family's lock), never on a recording path.
+
+``creation_lock()`` is the reentrant lock the families of this storage
+create and remove children under (``None``: each family takes its own). A
+storage whose own slow paths take a lock returns that lock, so that making a
+child takes one lock, never two in some order: a GC finalizer that runs in
+a thread holding one of two locks and asks for the other (a new child made
+in ``__del__`` during a scrape) would otherwise wait forever for a thread
+that waits for it.
 """
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, Protocol
+import threading
+from typing import Literal, NamedTuple, Protocol, get_args
 
 from atomicmetrics._core import AtomicCounter, AtomicFloat, _FloatAdder, _IntAdder
 from atomicmetrics.atomic_histogram import AtomicHistogram
@@ -60,8 +74,20 @@ __all__ = [
     "MultiprocessMode",
 ]
 
-MultiprocessMode = Literal["all", "livesum", "max", "min", "mostrecent"]
-MULTIPROCESS_MODES: tuple[MultiprocessMode, ...] = ("all", "livesum", "max", "min", "mostrecent")
+# prometheus_client's names and meanings (docs/multiprocess.md, gauge modes).
+MultiprocessMode = Literal[
+    "all",
+    "liveall",
+    "min",
+    "livemin",
+    "max",
+    "livemax",
+    "sum",
+    "livesum",
+    "mostrecent",
+    "livemostrecent",
+]
+MULTIPROCESS_MODES: tuple[MultiprocessMode, ...] = get_args(MultiprocessMode)
 
 
 class CellKey(NamedTuple):
@@ -105,6 +131,8 @@ class CellStorage(Protocol):
 
     def forget(self, family: str, labelvalues: tuple[str, ...] | None) -> None: ...
 
+    def creation_lock(self) -> threading.RLock | None: ...
+
     def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram: ...
 
     def native_histogram_cell(
@@ -137,6 +165,9 @@ class InProcessStorage:
 
     def forget(self, family: str, labelvalues: tuple[str, ...] | None) -> None:
         pass
+
+    def creation_lock(self) -> threading.RLock | None:
+        return None
 
     def histogram_cell(self, key: CellKey, bounds: tuple[float, ...]) -> AtomicHistogram:
         return AtomicHistogram(bounds)
