@@ -1,6 +1,6 @@
-/* cells.h -- reading a cell from C code outside its own file (the C
- * exposition renderer, native histograms): one function per cell kind, so
- * that no caller assumes one word per value. Every reader here is safe
+/* cells.h -- a cell from C code outside its own file (the registry's
+ * children, the C exposition renderer, native histograms): one function per
+ * cell kind and operation, so that no caller assumes one word per value. Every reader here is safe
  * while other threads (and, for arena cells, other processes) record;
  * each says what it returns meanwhile. Types are checked by the caller
  * (am_state holds them); the functions take the object as a PyObject *.
@@ -28,16 +28,13 @@ int64_t am_striped_load(PyObject *op);
 double am_atomic_float_load(PyObject *op);
 double am_float_adder_load(PyObject *op);
 
-/* ---- histograms and rule metrics (hot/cold cells, possibly striped) --------
+/* ---- RuleExecutionMetric (rule_metric.c; AtomicHistogram: below) ----------
  * One consistent reading of the whole metric (base cell and every stripe,
- * hotcold.h): count == sum(buckets), and for a rule metric errors <= count
- * and min <= average <= max. Takes each cell's reader lock in turn (never
- * held across Python code); never blocks a writer. `buckets` must have
- * room for am_*_nbuckets(op) counts (not cumulative, +Inf last); they are
+ * hotcold.h): count == sum(buckets), errors <= count, min <= average <=
+ * max. Takes each cell's reader lock in turn (never held across Python
+ * code); never blocks a writer. `buckets` must have room for
+ * am_rule_nbuckets(op) counts (not cumulative, +Inf last); they are
  * overwritten. Cannot fail. */
-Py_ssize_t am_histogram_nbuckets(PyObject *op);
-void am_histogram_read(PyObject *op, int64_t *buckets, int64_t *count, double *sum);
-
 typedef struct {
     int64_t count, errors, total;  /* errors clamped to count */
     double average;                /* clamped into [min, max]; 0.0 when empty */
@@ -83,5 +80,34 @@ am_float_cell_load(am_state *st, PyObject *cell, double *out)
     PyErr_Format(PyExc_TypeError, "not a float counter cell: %.100s", tp->tp_name);
     return -1;
 }
+
+/* ---- updates, for the registry's children (counter_child.c, gauge_child.c) --
+ * Each is the cell's own method minus argument parsing: same atomicity, same
+ * errors. The int64 ones return 0, or -1 with the cell's own OverflowError
+ * set (nothing changed); `what` names the operation in it ("inc()"). */
+int am_atomic_counter_add(PyObject *op, int64_t n, const char *what);
+void am_atomic_counter_set(PyObject *op, int64_t v);
+/* StripedCounter (wide = 0) and _IntAdder (wide = 1). */
+int am_striped_add(PyObject *op, int64_t n, int wide, const char *what);
+void am_atomic_float_add(PyObject *op, double x);
+void am_atomic_float_set(PyObject *op, double x);
+void am_float_adder_add(PyObject *op, double x);
+
+/* ---- AtomicHistogram (histogram.c) --------------------------------------
+ * Plain C readings for the renderer; the methods themselves for children. */
+
+/* The number of buckets, the +Inf one included (len(bounds()) + 1). */
+Py_ssize_t am_histogram_nbuckets(PyObject *op);
+
+/* One consistent snapshot, as AtomicHistogram._snapshot() takes it (the cell
+ * and every stripe), into C memory: buckets[i] receives bucket i's count
+ * (not cumulative; am_histogram_nbuckets words), *count their sum; returns
+ * the sum of the same observations. No Python API: callable with the thread
+ * state detached (it may wait, bounded, for another reader of the cell). */
+double am_histogram_read(PyObject *op, int64_t *buckets, int64_t *count);
+
+/* AtomicHistogram.observe(x) and AtomicNativeHistogram.observe(x). */
+PyObject *am_histogram_observe(PyObject *op, PyObject *x);
+PyObject *am_native_histogram_observe(PyObject *op, PyObject *x);
 
 #endif /* AM_CELLS_H */

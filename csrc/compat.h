@@ -138,4 +138,12 @@ am_compat_make_immortal(PyObject *op)
 }
 #endif
 
+/* A critical section on one object: on free-threaded builds (3.13t) it
+ * excludes other critical sections on that object (a dict's own methods
+ * take one); elsewhere the GIL already does, and it is a plain block. */
+#ifndef Py_BEGIN_CRITICAL_SECTION
+#define Py_BEGIN_CRITICAL_SECTION(op) {
+#define Py_END_CRITICAL_SECTION() }
+#endif
+
 #endif /* AM_COMPAT_H */

@@ -204,6 +204,25 @@ static PyType_Spec Counter_spec = {
     .slots = Counter_slots,
 };
 
+/* ---- cells.h ------------------------------------------------------------ */
+
+int
+am_atomic_counter_add(PyObject *op, int64_t n, const char *what)
+{
+    int64_t prev;
+    if (am_add_checked_acq_rel(CounterObject_CAST(op)->cell, n, &prev) < 0) {
+        (void)am_overflow(what, prev, n);
+        return -1;
+    }
+    return 0;
+}
+
+void
+am_atomic_counter_set(PyObject *op, int64_t v)
+{
+    am_store_release(CounterObject_CAST(op)->cell, v);
+}
+
 int
 am_counter_register(PyObject *module, am_state *st)
 {

@@ -179,6 +179,20 @@ static PyType_Spec Float_spec = {
     .slots = Float_slots,
 };
 
+/* ---- cells.h ------------------------------------------------------------ */
+
+void
+am_atomic_float_add(PyObject *op, double x)
+{
+    (void)am_double_add_acq_rel(FloatObject_CAST(op)->cell, x);
+}
+
+void
+am_atomic_float_set(PyObject *op, double x)
+{
+    am_store_release(FloatObject_CAST(op)->cell, am_bits_of(x));
+}
+
 int
 am_float_register(PyObject *module, am_state *st)
 {

@@ -62,6 +62,12 @@ float_adder_add(FloatAdderObject *self, double x)
     stripes_add_double(t, x);
 }
 
+void
+am_float_adder_add(PyObject *op, double x)
+{
+    float_adder_add(FloatAdderObject_CAST(op), x);
+}
+
 double
 am_float_adder_load(PyObject *op)
 {

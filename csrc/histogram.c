@@ -27,6 +27,7 @@
 #include "hotcold.h"
 #include "cells.h"
 #include "bounds.h"
+#include "cells.h"
 
 #include <math.h>
 
@@ -85,12 +86,11 @@ hist_read_cell(am_word *cell, Py_ssize_t nb, int reset, hist_raw *raw)
     am_hc_unlock(ctl);                                  /* R5 */
 }
 
-/* hist_read_cell over the object's cell and every stripe, into `raw`
- * whose bucket buffer the caller provides, zero-filled. */
+/* hist_read_cell over the object's cell and every stripe into `raw`, its
+ * buckets zero-filled by the caller. Plain C. */
 static void
-hist_read_all(HistogramObject *self, int reset, hist_raw *raw)
+hist_read_all(HistogramObject *self, Py_ssize_t nb, int reset, hist_raw *raw)
 {
-    Py_ssize_t nb = hist_nbuckets(self->bounds);
     raw->sum = 0.0;
     raw->count = 0;
     hist_read_cell(self->cell, nb, reset, raw);
@@ -102,34 +102,18 @@ hist_read_all(HistogramObject *self, int reset, hist_raw *raw)
     }
 }
 
-/* hist_read_all into a buffer of its own. Returns 0, or -1 with
+/* hist_read_all into a zero-filled buffer of its own. Returns 0, or -1 with
  * MemoryError set (before anything was touched). On success the caller
  * frees raw->buckets. */
 static int
 hist_read(HistogramObject *self, int reset, hist_raw *raw)
 {
-    if (am_hc_buf_init(&raw->buckets, hist_nbuckets(self->bounds)) < 0) {
+    Py_ssize_t nb = hist_nbuckets(self->bounds);
+    if (am_hc_buf_init(&raw->buckets, nb) < 0) {
         return -1;
     }
-    hist_read_all(self, reset, raw);
+    hist_read_all(self, nb, reset, raw);
     return 0;
-}
-
-Py_ssize_t
-am_histogram_nbuckets(PyObject *op)
-{
-    return hist_nbuckets(HistogramObject_CAST(op)->bounds);
-}
-
-void
-am_histogram_read(PyObject *op, int64_t *buckets, int64_t *count, double *sum)
-{
-    HistogramObject *self = HistogramObject_CAST(op);
-    hist_raw raw = {0.0, 0, {buckets, {0}}};  /* the caller's buffer, never freed here */
-    memset(buckets, 0, (size_t)hist_nbuckets(self->bounds) * sizeof(int64_t));
-    hist_read_all(self, 0, &raw);
-    *count = raw.count;
-    *sum = raw.sum;
 }
 
 static PyObject *
@@ -352,6 +336,33 @@ static PyType_Spec Histogram_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = Histogram_slots,
 };
+
+/* ---- cells.h ------------------------------------------------------------ */
+
+Py_ssize_t
+am_histogram_nbuckets(PyObject *op)
+{
+    return hist_nbuckets(HistogramObject_CAST(op)->bounds);
+}
+
+double
+am_histogram_read(PyObject *op, int64_t *buckets, int64_t *count)
+{
+    HistogramObject *self = HistogramObject_CAST(op);
+    Py_ssize_t nb = hist_nbuckets(self->bounds);
+    hist_raw raw;  /* its words: the caller's buffer */
+    raw.buckets.words = buckets;
+    memset(buckets, 0, (size_t)nb * sizeof(int64_t));
+    hist_read_all(self, nb, 0, &raw);
+    *count = raw.count;
+    return raw.sum;
+}
+
+PyObject *
+am_histogram_observe(PyObject *op, PyObject *x)
+{
+    return Histogram_observe(op, x);
+}
 
 int
 am_histogram_register(PyObject *module, am_state *st)

@@ -96,6 +96,10 @@ static const am_registrar am_registrars[] = {
     am_fastcall_register,
     am_lifetime_register,
     am_remap_register,
+    am_counter_child_register,
+    am_gauge_child_register,
+    am_histogram_child_register,
+    am_render_register,
 };
 
 static int
@@ -117,7 +121,8 @@ am_exec(PyObject *module)
     X(counter_type) X(float_type) X(duration_type) X(minmax_type) \
     X(histogram_type) X(native_histogram_type) X(rule_metric_type) X(throughput_type) \
     X(ring_type) X(striped_type) X(int_adder_type) X(float_adder_type) \
-    X(timedelta_type) X(fast_lookup_type) X(default_call_type)
+    X(timedelta_type) X(fast_lookup_type) X(default_call_type) \
+    X(counter_child_type) X(gauge_child_type) X(histogram_child_type)
 
 static int
 am_traverse(PyObject *module, visitproc visit, void *arg)

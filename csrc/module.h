@@ -24,6 +24,9 @@ typedef struct {
     PyTypeObject *timedelta_type;  /* datetime.timedelta, set by am_duration_register */
     PyTypeObject *fast_lookup_type;   /* fastcall.c: _FastLookup */
     PyTypeObject *default_call_type;  /* fastcall.c: _DefaultCall */
+    PyTypeObject *counter_child_type;    /* counter_child.c: Counter */
+    PyTypeObject *gauge_child_type;      /* gauge_child.c: Gauge */
+    PyTypeObject *histogram_child_type;  /* histogram_child.c: Histogram */
 } am_state;
 
 am_state *am_get_state(PyObject *module);
@@ -46,6 +49,10 @@ int am_float_adder_register(PyObject *module, am_state *st);
 int am_lifetime_register(PyObject *module, am_state *st);
 int am_fastcall_register(PyObject *module, am_state *st);
 int am_remap_register(PyObject *module, am_state *st);
+int am_counter_child_register(PyObject *module, am_state *st);
+int am_gauge_child_register(PyObject *module, am_state *st);
+int am_histogram_child_register(PyObject *module, am_state *st);
+int am_render_register(PyObject *module, am_state *st);
 
 /* The body of a registrar: create the heap type of `spec` for `module` and
  * add it to the module; *out (when not NULL) receives a strong reference

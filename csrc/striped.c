@@ -193,6 +193,18 @@ striped_overflow(PyObject *op, const char *op_name, int64_t base, int64_t n)
     return NULL;
 }
 
+int
+am_striped_add(PyObject *op, int64_t n, int wide, const char *what)
+{
+    int64_t seen;
+    int rc = wide ? striped_add(StripedObject_CAST(op), n, &seen, 1)
+                  : striped_add(StripedObject_CAST(op), n, &seen, 0);
+    if (rc < 0) {
+        (void)striped_overflow(op, what, seen, n);
+    }
+    return rc;
+}
+
 /* `value` as the first value of a new cell: 0, or -1 with an exception set.
  * A StripedCounter refuses values outside the band; an _IntAdder starts
  * wide with one. */

@@ -50,6 +50,15 @@ A family hands out *children* (the objects that record) with ``labels()``:
 Families are collectors: ``collect()`` yields the ``MetricFamily`` objects
 the family is exposed as, reading one consistent snapshot per child. Reading
 takes no lock that recording could wait on.
+
+Counter, gauge and histogram families are ``RenderedFamily``: their children
+are the C types ``Counter``, ``Gauge`` and ``Histogram``, one small object
+per child that keeps its cells and its label text, rendered once when the
+child is made. The text formats write such a family in C without building a
+``Sample`` (``atomicmetrics.rendering``), and its ``collect()`` builds the
+samples in C. Composite families (rule execution, throughput) hold the C
+metrics themselves and are collected in Python, their label texts kept from
+one scrape to the next by ``LabelTexts``.
 """
 
 from __future__ import annotations
@@ -58,10 +67,10 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MethodType
-from typing import ClassVar, Generic, Literal, TypeVar, cast
+from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from atomicmetrics import _fork
-from atomicmetrics._core import _FastLookup
+from atomicmetrics._core import _FastLookup, _samples
 from atomicmetrics._lifetime import pin
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.names import validate_text
@@ -75,6 +84,7 @@ __all__ = [
     "FamilySpec",
     "LabelTexts",
     "OnOverflow",
+    "RenderedFamily",
 ]
 
 ChildT = TypeVar("ChildT")
@@ -96,7 +106,8 @@ Rendered = tuple[tuple[str, ...], tuple[LabelPairs, ...]]
 
 
 class LabelTexts:
-    """The rendered label text of each label set of one scrape, reused by the next.
+    """The rendered label text of each label set of one scrape, reused by the next
+    (for the composite families, whose children keep no text).
 
     ``texts(labels, le)`` returns ``render_labels(labels)`` followed by the
     text of ``labels + (("le", b),)`` for each ``b`` of ``le`` -- what the
@@ -202,11 +213,11 @@ class Family(Generic[ChildT]):
         self._lock = spec.storage.creation_lock() or threading.RLock()
         self._generation = 0  # guarded by _lock: bumped on every insert and removal
         self._only: ChildT | None = None  # the child of an unlabelled family
-        # Read side: rendered label texts of the last scrape (see LabelTexts);
-        # replaced by each scrape, never mutated.
+        # Read side of the composite families: rendered label texts of the
+        # last scrape (see LabelTexts) and each child's label pairs as of the
+        # last scrape, keyed as _children; each replaced by every scrape,
+        # never mutated.
         self._texts: dict[LabelPairs, Rendered] = {}
-        # Read side: each child's label pairs as of the last scrape, keyed as
-        # _children; replaced by each scrape, never mutated.
         self._pairs: dict[str | tuple[str, ...], LabelPairs] = {}
         _fork.register(self)
         # labels() with only exact-str values: one C call, one dict read.
@@ -431,7 +442,9 @@ class Family(Generic[ChildT]):
 
     def _child_parts(self, child: ChildT) -> tuple[object, ...]:
         """``child`` and the objects its recording path loads: what a new
-        child pins (the child itself by default: a C metric)."""
+        child pins. The child itself: every child is a C object (a C metric,
+        or a ``Counter``/``Gauge``/``Histogram`` that reaches its cells through
+        C pointers, taking no reference on the recording path)."""
         return (child,)
 
     def _collect(self, items: list[tuple[LabelPairs, ChildT]]) -> Iterator[MetricFamily]:
@@ -439,3 +452,60 @@ class Family(Generic[ChildT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} labels={list(self.labelnames)}>"
+
+
+class RenderedFamily(Family[ChildT]):
+    """A family of C children (``Counter``, ``Gauge``, ``Histogram``) that
+    render themselves: see the module docstring.
+
+    Subclasses set ``_kind`` and ``_type`` and pass their sample names to
+    ``__init__``: a counter's or gauge's one sample name, or a histogram's
+    ``_bucket``, ``_count`` and ``_sum`` names with its ``le`` label values.
+    ``_new_child`` makes each child with ``_label_text(values)``; ``_collect``
+    (the multi-process registry's entry, with readers that sum a series over
+    processes instead of children) stays in Python.
+    """
+
+    _kind: ClassVar[int]  # what _core._render and _core._samples know the children by
+    _type: ClassVar[MetricType]
+
+    def __init__(
+        self,
+        spec: FamilySpec,
+        sample_names: tuple[str, ...],
+        le: tuple[str, ...] = (),
+        *,
+        render_name: str | None = None,
+        negative_bound: bool = False,
+    ) -> None:
+        self._sample_names = sample_names  # immutable
+        self._le = le  # immutable
+        # immutable: the family part of _core._render (the children dict
+        # goes between kind and name), and its flags in OpenMetrics
+        self._render_name = (sample_names[0] if render_name is None else render_name).encode()
+        self._render_le = tuple([b.encode() for b in le])
+        self._om_flags = 1 if negative_bound else 0  # no _count/_sum: the format forbids them
+        super().__init__(spec)
+
+    def collect(self) -> Iterator[MetricFamily]:
+        """Yield the exposed family: one reading per child, taken once.
+
+        Copies the children dict under its own lock (a critical section on
+        free-threaded CPython) and never takes the family lock.
+        """
+        samples = _samples(
+            self._kind, self._children, self._sample_names, self.labelnames, self._le, Sample
+        )
+        yield MetricFamily(self.name, self._type, self.help, samples)
+
+    def _label_text(self, labelvalues: tuple[str, ...]) -> str:
+        """The label text a new child keeps: ``render_labels`` of its pairs."""
+        return render_labels(tuple(zip(self.labelnames, labelvalues, strict=True)))
+
+    def _render_part(
+        self, openmetrics: bool
+    ) -> tuple[int, dict[Any, Any], bytes, tuple[bytes, ...], int] | None:
+        """What ``_core._render`` writes this family's sample lines from, or
+        None when this family is rendered in Python (from ``collect()``)."""
+        flags = self._om_flags if openmetrics else 0
+        return (self._kind, self._children, self._render_name, self._render_le, flags)

@@ -1,7 +1,10 @@
 """The Prometheus histogram (bounds in seconds), its family, and bucket samples.
 
 A ``Histogram`` is an ``AtomicHistogram`` cell (classic buckets), an
-``AtomicNativeHistogram`` cell, or both, plus ``time()``. Its family exposes
+``AtomicNativeHistogram`` cell, or both, plus ``time()``: the cells,
+``observe()`` and the label text a family's child keeps are C
+(``atomicmetrics._core.Histogram``, ``csrc/histogram_child.c``); this thin
+subclass adds the readings, ``time()`` and the defaults. Its family exposes
 ``<name>_bucket`` (cumulative, ``le`` label last), ``<name>_count`` and
 ``<name>_sum`` per child, from one consistent snapshot per child (a child
 without classic buckets shows only the ``+Inf`` bucket, from its native
@@ -16,13 +19,14 @@ import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import ClassVar, NamedTuple, ParamSpec, TypeVar
+from typing import Any, ClassVar, NamedTuple, ParamSpec, TypeVar
 
+from atomicmetrics import _core
 from atomicmetrics.atomic_histogram import AtomicHistogram
 from atomicmetrics.atomic_native_histogram import AtomicNativeHistogram, NativeHistogramSnapshot
-from atomicmetrics.family import Family, FamilySpec
+from atomicmetrics.family import Family, FamilySpec, RenderedFamily
 from atomicmetrics.formatting import format_bound
-from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
+from atomicmetrics.samples import LabelPairs, MetricFamily, MetricType, Sample
 from atomicmetrics.snapshots import HistogramSnapshot
 
 __all__ = [
@@ -106,15 +110,14 @@ def native_config(schema: int, zero_threshold: float, max_buckets: int) -> Nativ
     return NativeConfig(cell.schema, cell.zero_threshold, cell.max_buckets)
 
 
-class Histogram:
+class Histogram(_core.Histogram):
     """Observations (seconds, by convention) counted in buckets: classic, native or both.
 
-    Thread-safe and lock-free. With one cell, ``observe(x)`` is that cell's
-    own C method (one C call; NaN raises ``ValueError``, non-numbers
-    ``TypeError``); with both, it observes the native histogram, then the
-    classic buckets (two C calls from one Python frame; in that order, so
-    that a scrape, which reads the classic buckets first, never finds more
-    in them than in the native count). ``snapshot()`` returns a consistent
+    Thread-safe and lock-free. ``observe(x)`` is one C call (NaN raises
+    ``ValueError``, non-numbers ``TypeError``); with both cells it observes
+    the native histogram, then the classic buckets (in that order, so that a
+    scrape, which reads the classic buckets first, never finds more in them
+    than in the native count). ``snapshot()`` returns a consistent
     ``HistogramSnapshot`` of the classic buckets (per bucket, not
     cumulative), or for a native-only histogram one with no bounds and the
     native count in its single ``+Inf`` bucket; ``native_snapshot()`` the
@@ -127,47 +130,32 @@ class Histogram:
     ignores ``buckets``.
     """
 
-    __slots__ = ("_cell", "_native", "observe", "snapshot")
+    __slots__ = ()
 
-    observe: Callable[[float], None]
-    snapshot: Callable[[], HistogramSnapshot]
-
-    def __init__(
-        self,
+    def __new__(
+        cls,
         buckets: Sequence[float] = DEFAULT_BUCKETS_S,
         *,
         cell: AtomicHistogram | None = None,
         native: AtomicNativeHistogram | None = None,
-    ) -> None:
+    ) -> Histogram:
         if cell is None and native is None:
             cell = AtomicHistogram(buckets)
-        self._cell = cell
-        self._native = native
-        if cell is None:
-            assert native is not None
-            self.observe = native.observe
-            self.snapshot = self._snapshot_of_native
-        elif native is None:
-            self.observe = cell.observe  # observe(x): count x in its bucket
-            self.snapshot = cell.snapshot  # snapshot(): consistent HistogramSnapshot
-        else:
-            native_observe, classic_observe = native.observe, cell.observe
+        return super().__new__(cls, cell, native)
 
-            def observe(x: float) -> None:
-                native_observe(x)  # first: see the class docstring
-                classic_observe(x)
-
-            self.observe = observe
-            self.snapshot = cell.snapshot
-
-    def _snapshot_of_native(self) -> HistogramSnapshot:
-        assert self._native is not None
-        s = self._native.snapshot()
+    def snapshot(self) -> HistogramSnapshot:
+        """A consistent ``HistogramSnapshot`` (see the class docstring)."""
+        cell = self._cell
+        if cell is not None:
+            return HistogramSnapshot(*cell._snapshot())
+        s = self.native_snapshot()
+        assert s is not None  # one of the two cells is always there
         return HistogramSnapshot((), [s.count], s.count, s.sum)
 
     def native_snapshot(self) -> NativeHistogramSnapshot | None:
         """The native histogram's consistent reading, or None without one."""
-        return None if self._native is None else self._native.snapshot()
+        native = self._native
+        return None if native is None else NativeHistogramSnapshot(*native._snapshot())
 
     def time(self) -> HistogramTimer:
         """A context manager and decorator observing elapsed seconds."""
@@ -213,24 +201,39 @@ def histogram_samples(
     return out
 
 
-class HistogramFamily(Family[Histogram]):
+KIND_HISTOGRAM = 2  # the kind _core._render and _core._samples know histograms by
+
+
+class HistogramFamily(RenderedFamily[Histogram]):
     """A family of ``Histogram`` children with one set of bounds (seconds),
     and a native histogram per child when ``native`` is given (``bounds``
     may then be empty: native only).
+
+    Classic buckets are rendered and collected in C; the native readings
+    (``MetricFamily.native``, for the protobuf format) are taken in Python
+    after them, and a native-only family is exposed in Python throughout.
 
     Without labels it records directly: ``family.observe(0.2)``,
     ``with family.time(): ...``.
     """
 
     _proxied: ClassVar[tuple[str, ...]] = ("observe", "snapshot", "native_snapshot", "time")
+    _kind: ClassVar[int] = KIND_HISTOGRAM
+    _type: ClassVar[MetricType] = "histogram"
 
     def __init__(
         self, spec: FamilySpec, *, bounds: tuple[float, ...], native: NativeConfig | None = None
     ) -> None:
         self.bounds = bounds
         self.native = native
-        self._le = le_values(bounds)
-        super().__init__(spec)
+        name = spec.name
+        super().__init__(
+            spec,
+            (name + "_bucket", name + "_count", name + "_sum"),
+            le_values(bounds),
+            render_name=name,
+            negative_bound=bool(bounds) and bounds[0] < 0,
+        )
 
     def observe(self, x: float) -> None:
         """``Histogram.observe`` of the only child; ``ValueError`` on a labelled family."""
@@ -248,9 +251,6 @@ class HistogramFamily(Family[Histogram]):
         """``Histogram.time`` of the only child; ``ValueError`` on a labelled family."""
         return self._only_child().time()
 
-    def _child_parts(self, child: Histogram) -> tuple[object, ...]:
-        return (child, child.observe, child.snapshot, child._cell)
-
     def _new_child(self, labelvalues: tuple[str, ...]) -> Histogram:
         cell = native = None
         if self.bounds:
@@ -259,9 +259,38 @@ class HistogramFamily(Family[Histogram]):
         if self.native is not None:
             key = self._cell_key(labelvalues, "native")
             native = self._storage.native_histogram_cell(key, *self.native)
-        return Histogram(cell=cell, native=native)
+        return Histogram._labelled(self._label_text(labelvalues), cell, native)
+
+    def collect(self) -> Iterator[MetricFamily]:
+        """Yield the exposed family: the classic buckets read in C, then (with
+        native histograms) each child's native reading; a native-only family
+        in Python. Never takes the family lock."""
+        if not self.bounds:
+            yield from Family.collect(self)
+            return
+        family = next(super().collect())
+        if self.native is None:
+            yield family
+            return
+        natives: dict[LabelPairs, NativeHistogramSnapshot] = {}
+        names = self.labelnames
+        for key, child in self._children.copy().items():
+            n = child.native_snapshot()
+            if n is not None:
+                natives[tuple(zip(names, self._values_of(key), strict=True))] = n
+        yield MetricFamily(family.name, family.type, family.help, family.samples, natives)
+
+    def _render_part(
+        self, openmetrics: bool
+    ) -> tuple[int, dict[Any, Any], bytes, tuple[bytes, ...], int] | None:
+        """None for a native-only family: it is rendered in Python."""
+        return super()._render_part(openmetrics) if self.bounds else None
 
     def _collect(self, items: list[tuple[LabelPairs, Histogram]]) -> Iterator[MetricFamily]:
+        """The family from ``(labels, reader)`` items, in Python: a native-only
+        family's, and what a multi-process registry passes (readers summing a
+        series over processes; anything with ``snapshot()`` and
+        ``native_snapshot()``)."""
         samples: list[Sample] = []
         natives: dict[LabelPairs, NativeHistogramSnapshot] = {}
         texts = self._label_texts()

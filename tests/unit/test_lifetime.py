@@ -78,12 +78,8 @@ def test_a_family_its_children_and_their_recording_paths_are_pinned() -> None:
         requests.inc,
         requests.labels,
         only,
-        only._int,
-        only._float,
         hits,
         child,
-        child.inc,
-        child._int,
         hist,
         hist.observe,
         rule,
@@ -92,6 +88,9 @@ def test_a_family_its_children_and_their_recording_paths_are_pinned() -> None:
         rule.labels(),
     ):
         assert _immortal(obj), obj
+    # A counter child records through its type's method and reaches its
+    # cells by C pointers: no per-child object on the path to pin.
+    assert type(child).__dict__["inc"].__objclass__ is type(child)
 
 
 @needs_immortal

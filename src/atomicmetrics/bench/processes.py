@@ -26,6 +26,7 @@ wheel: it needs nothing but ``atomicmetrics``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import select
 import signal
@@ -232,6 +233,10 @@ def run_processes(
                     done += 1
                     if progress is not None:
                         progress(done, total, f"{layout.name} x{n}")
+        # Gone before its directory is: a registry still alive (families and
+        # their registry form cycles) would claim a slot in every later fork.
+        del registry, layouts, layout
+        gc.collect()
     return [
         ProcessResult(name, n, ops, statistics.median(seconds))
         for (name, n), seconds in runs.items()

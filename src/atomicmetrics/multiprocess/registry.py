@@ -285,9 +285,11 @@ class MultiProcessRegistry(Registry):
             except (ArenaError, OSError) as e:
                 self._warn("the process slots could not be read", e)
             # Liveness of every process with a gauge cell, looked up once per
-            # scrape; a dead (pid, start time) never lives again.
-            for ident in self._arena_storage.gauge_processes():
-                if ident not in self._dead and not is_alive(*ident):
+            # scrape; a dead (pid, start time) never lives again, and one
+            # marked dead (mark_process_dead) counts as dead.
+            storage = self._arena_storage
+            for ident in storage.gauge_processes():
+                if ident not in self._dead and (not is_alive(*ident) or storage.marked(ident)):
                     self._dead.add(ident)
             for collector in self._collectors:
                 if isinstance(collector, GaugeFamily):
@@ -296,10 +298,9 @@ class MultiProcessRegistry(Registry):
                     plan.append((collector, self._shared_items(collector, shards)))
                 else:
                     plan.append((collector, []))
-            dead = set(self._dead)
         for collector, items in plan:
             if isinstance(collector, GaugeFamily):
-                yield self._gauge_family(collector, items, dead)
+                yield self._gauge_family(collector, items)
             elif isinstance(collector, Family):
                 yield from collector._collect(items)
             else:
@@ -414,37 +415,34 @@ class MultiProcessRegistry(Registry):
         return [make(view(slot, chunk), offset) for slot, chunks in shards if chunks > chunk]
 
     def _gauge_sets(self, family: GaugeFamily) -> list[_GaugeSet]:
-        """The live label sets of a gauge family with their cells. Holds _arena_lock."""
+        """The live label sets of a gauge family with the cells its mode reads:
+        every process's, or the live ones' in a ``live*`` mode. Made again
+        when the arena or the set of dead processes changes. Holds _arena_lock."""
         version, sets = self._arena_storage.live_sets(family.name)
+        live_only = family.multiprocess_mode.startswith("live")
+        dead = self._dead
+        key = (version, len(dead) if live_only else 0)
         cached = self._items.get(family.name)
-        if cached is not None and cached[0] == version:
+        if cached is not None and cached[0] == key:
             return cached[1]
         plan = []
         for labelset in sets:
             if len(labelset.values) != len(family.labelnames):
                 continue  # warned about by the shared path's check, if ever read there
             labels = tuple(zip(family.labelnames, labelset.values, strict=True))
-            plan.append((labelset.values, labels, render_labels(labels), tuple(labelset.cells)))
-        self._items[family.name] = (version, plan)
+            cells = tuple(c for c in labelset.cells if not live_only or c.ident not in dead)
+            if cells:
+                plan.append((labelset.values, labels, render_labels(labels), cells))
+        self._items[family.name] = (key, plan)
         return plan
 
-    def _gauge_family(
-        self,
-        family: GaugeFamily,
-        sets: list[_GaugeSet],
-        dead: set[tuple[int, int]],
-    ) -> MetricFamily:
+    def _gauge_family(self, family: GaugeFamily, sets: list[_GaugeSet]) -> MetricFamily:
         """One sample per label set (per process in modes ``all``/``liveall``)."""
         mode, name = family.multiprocess_mode, family.name
-        live_only = mode.startswith("live")
-        kind = mode[4:] if live_only else mode
+        kind = mode[4:] if mode.startswith("live") else mode
         samples: list[Sample] = []
         append = samples.append
         for values, labels, text, cells in sets:
-            if live_only:
-                cells = tuple(c for c in cells if c.ident not in dead and not c.dead.load())
-            if not cells:
-                continue
             if kind == "all":
                 for cell in cells:
                     pid_labels, pid_text = self._pid_labels(family, values, labels, cell.pid)

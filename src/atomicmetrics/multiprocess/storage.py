@@ -276,6 +276,12 @@ class ArenaStorage:
         with self._lock:
             return list(self._idents)
 
+    def marked(self, ident: tuple[int, int]) -> bool:
+        """Whether process ``ident`` (pid, start time) was marked dead."""
+        with self._lock:
+            cells = self._idents.get(ident)
+        return bool(cells) and cells[0].dead.load() != 0  # type: ignore[index]
+
     def mark_dead(self, pid: int) -> None:
         """Mark every gauge cell of process ``pid`` dead (for the live modes)."""
         with self._lock:
