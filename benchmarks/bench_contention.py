@@ -10,7 +10,12 @@ module-level metric, written the way users write it --
 -- and the scaling factor calls/s(T threads) / calls/s(1 thread). Each
 statement runs in a function whose globals hold the shared objects (a module,
 in effect), so every call loads the shared object from a global and looks its
-method up, as real code does; nothing is bound in advance. Rows:
+method up, as real code does; nothing is bound in advance. The arguments
+(``x``, ``d``, ``lat``) are numbers each thread makes itself, as values a
+thread computes are: one number object passed by every thread would add
+reference-count contention of its own on 3.13t (a float constant is not
+always immortal there; a shared ``0.03`` cost hist.observe x4 in CPU time
+per call at 2 threads). Rows:
 
 * ``control``: a pure-Python method on an object of each thread's own, and a
   bare C method call bound in each thread. They share nothing: if they do not
@@ -65,8 +70,9 @@ class Case:
 
     ``setup()`` builds the globals (the shared objects) once per run;
     ``bind(globals)``, when given, runs in each thread and returns names of
-    that thread's own (a pre-bound method, a private object); ``total``
-    returns what the shared objects counted.
+    that thread's own (a pre-bound method, a private object); every thread
+    also gets its own copies of ``ARGS``; ``total`` returns what the shared
+    objects counted.
     """
 
     name: str
@@ -74,6 +80,15 @@ class Case:
     setup: Callable[[], Globals]
     total: Callable[[Globals], int] | None = None
     bind: Callable[[Globals], Globals] | None = None
+
+
+#: The arguments of the statements; each thread gets objects of its own.
+ARGS: dict[str, float | int] = {"x": 0.03, "d": 1500, "lat": 30_000_000}
+
+
+def _own_args() -> Globals:
+    """Copies of ARGS made by the calling thread (new objects, not shared)."""
+    return {k: v + 0.0 if isinstance(v, float) else int(str(v)) for k, v in ARGS.items()}
 
 
 def _registry() -> Globals:
@@ -84,9 +99,6 @@ def _registry() -> Globals:
         "hist": reg.histogram("latency_seconds", "Latency.", buckets=BUCKETS_S),
         "rule": reg.rule_execution("rule", "A rule.", buckets=BUCKETS_NS),
         "throughput": reg.throughput("events", "Events.", sla_ns=50_000_000),
-        "x": 0.03,
-        "d": 1500,
-        "lat": 30_000_000,
     }
 
 
@@ -220,13 +232,15 @@ def _compile(case: Case, g: Globals, own: list[str]) -> Callable[..., None]:
 def run_once(case: Case, threads: int, n: int) -> float:
     """Calls/s of one run: ``threads`` threads, n calls each, released together."""
     g = case.setup()
-    own_names = list(case.bind(g)) if case.bind is not None else []
+    own_names = [*ARGS, *(case.bind(g) if case.bind is not None else ())]
     loop = _compile(case, g, own_names)
     barrier = threading.Barrier(threads + 1)
     errors: list[BaseException] = []
 
     def body() -> None:
-        own = case.bind(g) if case.bind is not None else {}
+        own = _own_args()
+        if case.bind is not None:
+            own.update(case.bind(g))
         args = [own[k] for k in own_names]
         barrier.wait()
         try:
@@ -266,7 +280,7 @@ def environment() -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (1 first)")
-    p.add_argument("--ops", type=int, default=200_000, help="calls per thread per run")
+    p.add_argument("--ops", type=int, default=1_000_000, help="calls per thread per run")
     p.add_argument("--repeat", type=int, default=5, help="runs per cell; the median is shown")
     p.add_argument("--only", default="", help="run only cases whose name contains this")
     p.add_argument("--prebound", action="store_true", help="also time pre-bound methods")

@@ -1,6 +1,6 @@
-"""What does the multi-process arena cost to record into, and to scrape?
+"""What does the multi-process arena cost to record into, to scale, and to scrape?
 
-Two questions, each measured interleaved (the candidates take turns, round
+Three questions, each measured interleaved (the candidates take turns, round
 after round, so drift in machine load hits them alike) and reported as
 medians:
 
@@ -8,15 +8,25 @@ medians:
    (``AtomicCounter`` placed in the arena vs one owning its word) and the
    registry counter (``MultiProcessRegistry`` vs ``Registry``). Target:
    arena <= 1.5x in-process.
-2. A scrape of P processes x S series: ``generate_text`` of a
+2. Forked workers recording at once, at each count of ``--scale``: on ONE
+   arena series (``counter.inc()`` on a counter made before the fork), on
+   one series each, and on one shared word (the layout before shards), each
+   as total operations per second and its ratio to one process; exact
+   totals checked after every repetition (``atomicmetrics.bench.processes``,
+   the same code as ``atomicmetrics bench --processes``). Targets: one arena
+   series >= 1.8x one process at 2 workers (2 cores), >= 12x at 16 (16 cores).
+3. A scrape of P processes x S series: ``generate_text`` of a
    ``MultiProcessRegistry`` vs prometheus_client's ``MultiProcessCollector`` +
    ``generate_latest`` over the same data, written by P real forked
    processes in each library's own way. Target: >= 10x faster.
 
     python benchmarks/bench_multiprocess.py [--processes 4] [--series 1000]
-        [--ops 200000] [--rounds 7]
+        [--ops 200000] [--rounds 7] [--scale 1,2,4] [--scale-ops 2000000]
+        [--only inc,scale,scrape]
 
-Every figure belongs with the environment line printed first.
+Runs from an installed wheel (run it from outside the checkout so that
+``src/`` is not imported instead). Every figure belongs with the
+environment line printed first.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import time
 from collections.abc import Callable
 
 from atomicmetrics import AtomicCounter, Registry, generate_text
+from atomicmetrics.bench.processes import run_processes, table
 from atomicmetrics.multiprocess import MultiProcessRegistry
 from atomicmetrics.multiprocess.arena import KIND_SERIES, Arena
 
@@ -166,17 +177,40 @@ def bench_scrape(processes: int, series: int, rounds: int, directory: str) -> No
     print(f"{'speed-up':40s} {b / a:8.1f}x  (target >= 10x)")
 
 
+def bench_scale(counts: list[int], ops: int, rounds: int) -> None:
+    results = run_processes(counts, ops=ops, rounds=rounds)
+    print(f"\n## forked workers recording at once ({ops:,} inc() each, totals exact)")
+    print(table(results))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=4, help="writers of the scrape test")
     parser.add_argument("--series", type=int, default=1000)
     parser.add_argument("--ops", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--scale",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2, 4],
+        help="process counts of the scaling test (comma-separated)",
+    )
+    parser.add_argument("--scale-ops", type=int, default=2_000_000)
+    parser.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        default={"inc", "scale", "scrape"},
+        help="which questions (comma-separated: inc, scale, scrape)",
+    )
     args = parser.parse_args(argv)
     print(environment())
     with tempfile.TemporaryDirectory() as directory:
-        bench_inc(args.ops, args.rounds, directory)
-        bench_scrape(args.processes, args.series, args.rounds, directory)
+        if "inc" in args.only:
+            bench_inc(args.ops, args.rounds, directory)
+        if "scale" in args.only:
+            bench_scale(args.scale, args.scale_ops, args.rounds)
+        if "scrape" in args.only:
+            bench_scrape(args.processes, args.series, args.rounds, directory)
     return 0
 
 

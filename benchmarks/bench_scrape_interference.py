@@ -5,13 +5,17 @@ tight loop) for a fixed time while a third thread either does nothing,
 scrapes continuously (`generate_text` in a loop, the worst case), or scrapes
 every 100 ms (ten times Prometheus' usual 1 s cadence, still a heavy scraper).
 The registry holds the exposition benchmark's 1,000 labelled counters + 100
-labelled 12-bucket histograms. Modes alternate within each round; the script
-prints the median recording throughput of each mode and its drop against
-"no scraper". Recording takes no lock that a scrape holds, so what a scraper
-costs is CPU: on a GIL build the scraping thread takes its share of the GIL;
-on a free-threaded build with a spare core it costs (almost) nothing.
+labelled 12-bucket histograms, or with ``--children N`` the cardinality
+benchmark's N counter children + N/10 histogram children (2.7 N series).
+Modes alternate within each round; the script prints the median recording
+throughput of each mode and its drop against "no scraper". Recording takes
+no lock that a scrape holds, so what a scraper costs is CPU: on a GIL build
+the scraping thread takes its share of the GIL, except while a large
+registry's lines are written in C (the GIL is released then); on a
+free-threaded build with a spare core it costs (almost) nothing.
 
     python benchmarks/bench_scrape_interference.py [--seconds 1.0] [--rounds 5]
+        [--children 100000]
 
 Report the interpreter, build, CPU count and load with any number you publish.
 """
@@ -26,16 +30,25 @@ import sysconfig
 import threading
 import time
 
-from atomicmetrics import generate_text
+from atomicmetrics import Registry, generate_text
+from bench_cardinality import fill_ours  # N counter + N/10 histogram children
 from bench_exposition import build_ours  # the same 1,000 + 100 series
 
 MODES = ("no scraper", "scraping every 100 ms", "scraping continuously")
 
 
-def run(mode: str, seconds: float) -> tuple[float, int]:
+def build(children: int | None) -> Registry:
+    if children is None:
+        return build_ours()
+    registry = Registry()
+    fill_ours(registry, children)
+    return registry
+
+
+def run(mode: str, seconds: float, registry: Registry) -> tuple[float, int]:
     """Return (records per second over both recorders, scrapes done)."""
-    registry = build_ours()
     family = registry.counter("bench_interference", "Recorded.", ("worker",))
+    family.clear()
     stop = threading.Event()
     barrier = threading.Barrier(3)
     counts = [0, 0]
@@ -82,6 +95,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--children", type=int, help="N counter + N/10 histogram children")
     args = parser.parse_args()
     gil = "free-threaded" if sysconfig.get_config_var("Py_GIL_DISABLED") else "GIL build"
     enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
@@ -89,11 +103,12 @@ def main() -> int:
         f"# {sys.version.split()[0]} {gil}, GIL {'on' if enabled else 'off'} at run time; "
         f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}"
     )
+    registry = build(args.children)
     rates: dict[str, list[float]] = {m: [] for m in MODES}
     scrapes: dict[str, list[int]] = {m: [] for m in MODES}
     for r in range(args.rounds):
         for mode in MODES[r % 3 :] + MODES[: r % 3]:
-            rate, n = run(mode, args.seconds)
+            rate, n = run(mode, args.seconds, registry)
             rates[mode].append(rate)
             scrapes[mode].append(n)
     base = statistics.median(rates["no scraper"])

@@ -93,6 +93,14 @@ static inline int am_cas_weak_acq_rel(am_word *w, int64_t *expected, int64_t des
         w, expected, desired, memory_order_acq_rel, memory_order_acquire);
 }
 
+/* Strong relaxed CAS: a failure means another thread changed the word (how
+ * striped cells detect contention); for words that order nothing else. */
+static inline int am_cas_relaxed(am_word *w, int64_t *expected, int64_t desired)
+{
+    return atomic_compare_exchange_strong_explicit(
+        w, expected, desired, memory_order_relaxed, memory_order_relaxed);
+}
+
 static inline int am_cas_weak_relaxed(am_word *w, int64_t *expected, int64_t desired)
 {
     return atomic_compare_exchange_weak_explicit(

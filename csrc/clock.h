@@ -21,6 +21,16 @@ am_monotonic_ns(void)
     return (int64_t)ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
 }
 
+/* CLOCK_REALTIME in nanoseconds since the epoch: what time.time_ns() reads
+ * on Linux. */
+static inline int64_t
+am_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
+}
+
 /* Whether am_monotonic_ns() is the clock of time.monotonic_ns(): on Linux
  * both are clock_gettime(CLOCK_MONOTONIC); elsewhere Python may use another
  * clock, and a reading of one cannot be compared with the other. */

@@ -6,11 +6,17 @@
  * RMWs are acq_rel, loads acquire: each operation is linearizable at its
  * atomic instruction.
  */
-#include "module.h"
+#include "cells.h"
 
 typedef am_word_cell CounterObject;  /* the word itself follows the head */
 
 #define CounterObject_CAST(op) ((CounterObject *)(op))
+
+int64_t
+am_atomic_counter_load(PyObject *op)
+{
+    return am_load_acquire(CounterObject_CAST(op)->cell);
+}
 
 static PyObject *
 Counter_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
@@ -197,6 +203,25 @@ static PyType_Spec Counter_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = Counter_slots,
 };
+
+/* ---- cells.h ------------------------------------------------------------ */
+
+int
+am_atomic_counter_add(PyObject *op, int64_t n, const char *what)
+{
+    int64_t prev;
+    if (am_add_checked_acq_rel(CounterObject_CAST(op)->cell, n, &prev) < 0) {
+        (void)am_overflow(what, prev, n);
+        return -1;
+    }
+    return 0;
+}
+
+void
+am_atomic_counter_set(PyObject *op, int64_t v)
+{
+    am_store_release(CounterObject_CAST(op)->cell, v);
+}
 
 int
 am_counter_register(PyObject *module, am_state *st)

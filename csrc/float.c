@@ -8,11 +8,17 @@
  * values here, as they are for Python floats. RMWs are acq_rel, loads
  * acquire: each operation is linearizable at its atomic instruction.
  */
-#include "module.h"
+#include "cells.h"
 
 typedef am_word_cell FloatObject;  /* the word itself follows the head */
 
 #define FloatObject_CAST(op) ((FloatObject *)(op))
+
+double
+am_atomic_float_load(PyObject *op)
+{
+    return am_load_double_acquire(FloatObject_CAST(op)->cell);
+}
 
 static PyObject *
 Float_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
@@ -172,6 +178,20 @@ static PyType_Spec Float_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = Float_slots,
 };
+
+/* ---- cells.h ------------------------------------------------------------ */
+
+void
+am_atomic_float_add(PyObject *op, double x)
+{
+    (void)am_double_add_acq_rel(FloatObject_CAST(op)->cell, x);
+}
+
+void
+am_atomic_float_set(PyObject *op, double x)
+{
+    am_store_release(FloatObject_CAST(op)->cell, am_bits_of(x));
+}
 
 int
 am_float_register(PyObject *module, am_state *st)

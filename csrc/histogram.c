@@ -12,15 +12,22 @@
  *
  * observe(x):  W1 fetch_add ctl [acq_rel]; W2 CAS-add x to half.sum
  *              [relaxed]; W3 fetch_add half.bucket[i] [release].
+ * Stripes:     an object's own cell grows a table of whole cells of this
+ *              layout when observe() contends (hotcold.h, "Stripes"):
+ *              observe() then writes the cell its thread's probe picks.
+ *              Arena cells never stripe.
  * Readers:     every getter, snapshot() and reset() run R1-R5 of hotcold.h
- *              into a C buffer, then build Python objects after unlocking.
+ *              on the cell and on each stripe, adding the parts up in a C
+ *              buffer, then build Python objects after unlocking.
  *              A snapshot's count is the sum of its buckets (always equal,
  *              by construction and after recovery alike); its sum is the sum
  *              of the same observations, except after a writer died between
  *              W2 and W3 (its x may be in the sum, counted in no bucket).
  */
 #include "hotcold.h"
+#include "cells.h"
 #include "bounds.h"
+#include "cells.h"
 
 #include <math.h>
 
@@ -56,17 +63,11 @@ typedef struct {
     am_hc_buf buckets;  /* nbuckets counts */
 } hist_raw;
 
-/* R1-R5 into `raw`; `reset` drops the data instead of merging it back.
- * Returns 0, or -1 with MemoryError set (before anything was touched).
- * On success the caller frees raw->buckets. */
-static int
-hist_read(HistogramObject *self, int reset, hist_raw *raw)
+/* R1-R5 on one cell of `nb` buckets, ADDED into `raw` (count, sum and
+ * buckets); `reset` drops the data instead of merging it back. */
+static void
+hist_read_cell(am_word *cell, Py_ssize_t nb, int reset, hist_raw *raw)
 {
-    Py_ssize_t nb = hist_nbuckets(self->bounds);
-    if (am_hc_buf_init(&raw->buckets, nb) < 0) {
-        return -1;
-    }
-    am_word *cell = self->cell;
     am_uword *ctl = (am_uword *)&cell[0];
     am_word *half[2] = {hist_half(cell, nb, 0), hist_half(cell, nb, 1)};
     am_word *const buckets[2] = {half[0] + 1, half[1] + 1};
@@ -75,12 +76,43 @@ hist_read(HistogramObject *self, int reset, hist_raw *raw)
     unsigned cold = am_hc_swap(ctl, buckets, nb);       /* R2, R3 */
     am_word *c = half[cold], *h = half[!cold];          /* R4 */
     int64_t sum_bits = am_exchange_acq_rel(&c[0], 0);
-    raw->sum = am_double_of(sum_bits);
+    double sum = am_double_of(sum_bits);
     if (!reset && sum_bits != 0) {
-        am_double_add_relaxed(&h[0], raw->sum);
+        am_double_add_relaxed(&h[0], sum);
     }
-    raw->count = am_hc_move_buckets(ctl, buckets[cold], buckets[!cold], nb, reset, raw->buckets.words);
+    raw->sum += sum;
+    raw->count += am_hc_move_buckets(ctl, buckets[cold], buckets[!cold], nb, reset,
+                                     raw->buckets.words);
     am_hc_unlock(ctl);                                  /* R5 */
+}
+
+/* hist_read_cell over the object's cell and every stripe into `raw`, its
+ * buckets zero-filled by the caller. Plain C. */
+static void
+hist_read_all(HistogramObject *self, Py_ssize_t nb, int reset, hist_raw *raw)
+{
+    raw->sum = 0.0;
+    raw->count = 0;
+    hist_read_cell(self->cell, nb, reset, raw);
+    am_stripes *t = am_hc_stripes((am_hc_object *)self);
+    if (t != NULL) {
+        for (uint32_t i = 0; i <= t->mask; i++) {
+            hist_read_cell(am_stripe(t, i), nb, reset, raw);
+        }
+    }
+}
+
+/* hist_read_all into a zero-filled buffer of its own. Returns 0, or -1 with
+ * MemoryError set (before anything was touched). On success the caller
+ * frees raw->buckets. */
+static int
+hist_read(HistogramObject *self, int reset, hist_raw *raw)
+{
+    Py_ssize_t nb = hist_nbuckets(self->bounds);
+    if (am_hc_buf_init(&raw->buckets, nb) < 0) {
+        return -1;
+    }
+    hist_read_all(self, nb, reset, raw);
     return 0;
 }
 
@@ -140,9 +172,11 @@ Histogram_observe(PyObject *op, PyObject *arg)
     }
     Py_ssize_t i = am_bounds_find(self->bounds, x);
     Py_ssize_t nb = hist_nbuckets(self->bounds);
-    am_word *half = hist_half(self->cell, nb, am_hc_begin((am_uword *)self->cell));  /* W1 */
-    am_double_add_relaxed(&half[0], x);                                              /* W2 */
-    am_hc_finish(&half[1 + i]);                                                      /* W3 */
+    unsigned hot;
+    am_word *cell = am_hc_begin_adaptive((am_hc_object *)self, hist_cell_words(nb), &hot); /* W1 */
+    am_word *half = hist_half(cell, nb, hot);
+    am_double_add_relaxed(&half[0], x);                                                 /* W2 */
+    am_hc_finish(&half[1 + i]);                                                         /* W3 */
     Py_RETURN_NONE;
 }
 
@@ -239,6 +273,29 @@ Histogram_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(Histogram_spread_doc,
+"_spread($self, /)\n--\n\n"
+"Private test seam: allocate the stripe table now (observe() does it when\n"
+"it contends) and return the number of stripes; 0 for an arena cell.");
+
+static PyObject *
+Histogram_spread(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    am_hc_object *self = (am_hc_object *)op;
+    if (!am_hc_owns(self)) {
+        return PyLong_FromLong(0);
+    }
+    Py_ssize_t words = hist_cell_words(hist_nbuckets(self->bounds));
+    am_stripes *t = am_stripes_grow(&self->stripes, words, 0, NULL);
+    if (t == NULL) {
+        return PyErr_NoMemory();
+    }
+    return PyLong_FromUnsignedLong((unsigned long)am_stripes_count(t));
+}
+
+PyDoc_STRVAR(Histogram_sizeof_doc,
+"__sizeof__($self, /)\n--\n\nSize in bytes: the object, its own cell and its stripes.");
+
 static PyMethodDef Histogram_methods[] = {
     {"observe", Histogram_observe, METH_O, Histogram_observe_doc},
     {"bounds", Histogram_bounds, METH_NOARGS, Histogram_bounds_doc},
@@ -251,6 +308,8 @@ static PyMethodDef Histogram_methods[] = {
      Histogram_from_buffer_doc},
     {"_cell_bytes", AM_METHOD(Histogram_cell_bytes), METH_O | METH_CLASS,
      Histogram_cell_bytes_doc},
+    {"_spread", Histogram_spread, METH_NOARGS, Histogram_spread_doc},
+    {"__sizeof__", am_hc_sizeof, METH_NOARGS, Histogram_sizeof_doc},
     AM_INIT_SUBCLASS,
     {NULL, NULL, 0, NULL},
 };
@@ -259,7 +318,8 @@ PyDoc_STRVAR(Histogram_doc,
 "AtomicHistogram(bounds)\n--\n\n"
 "The C core of atomicmetrics.AtomicHistogram (which adds snapshot(); its\n"
 "docstring states the contract): the cell, lock-free observe(), and readers\n"
-"on client_golang's hot/cold scheme (csrc/hotcold.h).");
+"on client_golang's hot/cold scheme (csrc/hotcold.h), spread over\n"
+"per-thread stripes when observe() contends (csrc/stripes.h).");
 
 static PyType_Slot Histogram_slots[] = {
     {Py_tp_new, Histogram_new},
@@ -276,6 +336,33 @@ static PyType_Spec Histogram_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = Histogram_slots,
 };
+
+/* ---- cells.h ------------------------------------------------------------ */
+
+Py_ssize_t
+am_histogram_nbuckets(PyObject *op)
+{
+    return hist_nbuckets(HistogramObject_CAST(op)->bounds);
+}
+
+double
+am_histogram_read(PyObject *op, int64_t *buckets, int64_t *count)
+{
+    HistogramObject *self = HistogramObject_CAST(op);
+    Py_ssize_t nb = hist_nbuckets(self->bounds);
+    hist_raw raw;  /* its words: the caller's buffer */
+    raw.buckets.words = buckets;
+    memset(buckets, 0, (size_t)nb * sizeof(int64_t));
+    hist_read_all(self, nb, 0, &raw);
+    *count = raw.count;
+    return raw.sum;
+}
+
+PyObject *
+am_histogram_observe(PyObject *op, PyObject *x)
+{
+    return Histogram_observe(op, x);
+}
 
 int
 am_histogram_register(PyObject *module, am_state *st)

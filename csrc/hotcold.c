@@ -125,7 +125,7 @@ am_hc_move_buckets(am_uword *ctl, am_word *cold, am_word *hot, Py_ssize_t nbucke
     uint64_t count = 0;
     for (Py_ssize_t i = 0; i < nbuckets; i++) {
         int64_t v = am_exchange_acq_rel(&cold[i], 0);
-        out[i] = v;
+        out[i] += v;
         count += (uint64_t)v;
         if (!reset && v != 0) {
             am_fetch_add_relaxed(&hot[i], v);
@@ -148,6 +148,7 @@ am_hc_buf_init(am_hc_buf *buf, Py_ssize_t n)
             return -1;
         }
     }
+    memset(buf->words, 0, (size_t)n * sizeof(int64_t));
     return 0;
 }
 
@@ -184,8 +185,13 @@ am_hc_new(PyTypeObject *type, PyObject *bounds_arg, PyObject *view, PyObject *of
         return NULL;
     }
     self->bounds = bounds;
-    self->owner = owner;
-    self->cell = arena ? arena : self->own;  /* own[] is zero-filled: empty */
+    if (arena != NULL) {
+        self->cell = arena;
+        self->owner = owner;
+    }
+    else {
+        self->cell = self->own;  /* own[] is zero-filled: empty; stripes NULL */
+    }
     return (PyObject *)self;
 }
 
@@ -219,10 +225,27 @@ am_hc_dealloc(PyObject *op)
 {
     am_hc_object *self = (am_hc_object *)op;
     PyTypeObject *tp = Py_TYPE(op);
-    Py_CLEAR(self->owner);
+    if (am_hc_owns(self)) {
+        am_stripes_free(&self->stripes);
+    }
+    else {
+        Py_CLEAR(self->owner);
+    }
     Py_CLEAR(self->bounds);
     tp->tp_free(op);
     Py_DECREF(tp);
+}
+
+PyObject *
+am_hc_sizeof(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    am_hc_object *self = (am_hc_object *)op;
+    PyTypeObject *tp = Py_TYPE(op);
+    Py_ssize_t size = tp->tp_basicsize + Py_SIZE(op) * tp->tp_itemsize;
+    if (am_hc_owns(self)) {
+        size += am_stripes_bytes(&self->stripes);
+    }
+    return PyLong_FromSsize_t(size);
 }
 
 PyObject *

@@ -60,6 +60,29 @@
  * A writer is linearized at W1; it returns after W3, so a snapshot taken
  * after a record() returned contains it.
  *
+ * ---- Stripes (contention-adaptive; stripes.h) ------------------------------
+ *
+ * A cell that the object owns (not an arena cell) may grow a table of
+ * stripes, each a whole cell of the same layout (ctl and two halves) on
+ * cache lines of its own, when a write sees contention: W1 on an unstriped
+ * cell is a CAS of `started` + 1 (same effect and orders as the fetch_add)
+ * whose failure -- another writer, or a reader's R1/R2, changed ctl since
+ * our load -- makes the writer publish the table (am_hc_begin_adaptive).
+ * From then on W1 is a CAS on the ctl of the stripe the thread's probe
+ * picks, re-hashing on failure; W2/W3 go to the half W1 chose in that
+ * stripe. No CAS fails on a GIL build, so no table is made there.
+ * Readers run R1-R5 on the base cell and then on every stripe, one after
+ * the other, adding up what each gives: every stripe's part is one
+ * consistent set of operations, so the sum is too (its count is the sum of
+ * its buckets; per-cell invariants such as errors <= count and
+ * min <= average <= max hold for the union). What changes is the
+ * linearization point: a reading sees, per cell, exactly the operations
+ * started before that cell's R2, so an operation that starts while the
+ * reader goes from cell to cell may be in the reading or in the next one
+ * -- never in both, never in part. reset() likewise drops each cell's
+ * operations at that cell's R2: every operation is counted once, by the
+ * reset or by the metric after it.
+ *
  * ---- Recovery (processes sharing an arena can die at any instruction) -----
  *
  *   Writer killed between W1 and W3 (or stalled longer than the bound):
@@ -85,6 +108,7 @@
 #define AM_HOTCOLD_H
 
 #include "module.h"
+#include "stripes.h"
 
 #define AM_HC_HOT ((uint64_t)1 << 63)
 #define AM_HC_LOCK ((uint64_t)1 << 62)
@@ -142,9 +166,10 @@ void am_hc_forget(am_uword *ctl, uint64_t dropped);
 PyObject *am_hc_alloc(PyTypeObject *type, Py_ssize_t nitems);
 
 /* R4 for the bucket words: exchange each of the cold half's `nbuckets`
- * bucket words with 0 into out[]; a snapshot (reset == 0) adds them into the
- * hot half's, a reset takes their total off `started` instead. Returns the
- * total: the count of the operations read. */
+ * bucket words with 0 and ADD them into out[] (a reader of several cells
+ * sums them; it zeroes out[] first); a snapshot (reset == 0) adds them into
+ * the hot half's, a reset takes their total off `started` instead. Returns
+ * the total: the count of the operations read in this cell. */
 int64_t am_hc_move_buckets(am_uword *ctl, am_word *cold, am_word *hot, Py_ssize_t nbuckets,
                            int reset, int64_t *out);
 
@@ -159,7 +184,7 @@ typedef struct {
     int64_t stack[AM_HC_STACK_WORDS];
 } am_hc_buf;
 
-/* Room for n words. Returns 0, or -1 with MemoryError set. */
+/* Room for n words, zero-filled. Returns 0, or -1 with MemoryError set. */
 int am_hc_buf_init(am_hc_buf *buf, Py_ssize_t n);
 
 void am_hc_buf_free(am_hc_buf *buf);
@@ -171,13 +196,81 @@ void am_hc_buf_free(am_hc_buf *buf);
 #define AM_HC_HEAD \
     PyObject_VAR_HEAD   /* ob_size: words of `own` (0 for arena cells) */ \
     am_word *cell;      /* immutable after construction: own, or arena words */ \
-    PyObject *owner;    /* NULL when cell == own; else a private view pinning the words */ \
+    union {             /* which one: cell == own (immutable), am_hc_owns() */ \
+        PyObject *owner; /* arena cell: a private view pinning the words */ \
+        am_ptr stripes;  /* own cell: NULL, then its stripe table (stripes.h) */ \
+    };                                                                            \
     PyObject *bounds;   /* immutable tuple of floats, possibly shared */
 
 typedef struct {
     AM_HC_HEAD
     am_word own[];
 } am_hc_object;
+
+/* Whether the object owns its cell (so `stripes` is the live member). */
+static inline int
+am_hc_owns(am_hc_object *self)
+{
+    return self->cell == self->own;
+}
+
+/* The stripe table of an object, or NULL (none yet, or an arena cell). */
+static inline am_stripes *
+am_hc_stripes(am_hc_object *self)
+{
+    return am_hc_owns(self) ? am_stripes_get(&self->stripes) : NULL;
+}
+
+/* W1 on any stripe of `t`: a CAS of `started` + 1 on the ctl of the stripe
+ * this thread's probe picks, moving to another stripe when it fails.
+ * Returns that stripe's words; *hot receives the half to write. */
+static inline am_word *
+am_hc_begin_striped(am_stripes *t, unsigned *hot)
+{
+    uint32_t p = am_probe();
+    for (;;) {
+        am_word *cell = am_stripe(t, p & t->mask);
+        am_uword *ctl = (am_uword *)cell;
+        uint64_t cur = am_uload_relaxed(ctl);
+        if (am_ucas_acq_rel(ctl, &cur, cur + 1)) {
+            *hot = (unsigned)(cur >> 63);
+            return cell;
+        }
+        p = am_probe_next(p);  /* collided with another thread: move */
+    }
+}
+
+/* W1 for an object whose cell may stripe (`words`: its cell's size): on
+ * the base cell while nothing contends (a CAS, so contention shows), on a
+ * stripe once a table exists; arena cells always W1 on their cell with the
+ * fetch_add. Returns the cell to write W2/W3 to; *hot receives the half. */
+static inline am_word *
+am_hc_begin_adaptive(am_hc_object *self, Py_ssize_t words, unsigned *hot)
+{
+    am_word *cell = self->cell;
+    if (cell != self->own) {
+        *hot = am_hc_begin((am_uword *)cell);
+        return cell;
+    }
+    am_stripes *t = am_ptr_load_acquire(&self->stripes);
+    if (t == NULL) {
+        am_uword *ctl = (am_uword *)cell;
+        uint64_t cur = am_uload_relaxed(ctl);
+        if (am_ucas_acq_rel(ctl, &cur, cur + 1)) {
+            *hot = (unsigned)(cur >> 63);
+            return cell;  /* uncontended: the common case, and every case with a GIL */
+        }
+        t = am_stripes_grow(&self->stripes, words, 0, NULL);  /* contended: spread out */
+        if (t == NULL) {
+            *hot = am_hc_begin(ctl);  /* out of memory: the base is always right */
+            return cell;
+        }
+    }
+    return am_hc_begin_striped(t, hot);
+}
+
+/* __sizeof__ of both types: the object, its own cell and its stripes. */
+PyObject *am_hc_sizeof(PyObject *op, PyObject *ignored);
 
 /* The words of one type's cell for `nbuckets` buckets (its layout). */
 typedef Py_ssize_t (*am_hc_words_fn)(Py_ssize_t nbuckets);
@@ -198,7 +291,8 @@ PyObject *am_hc_from_buffer(PyTypeObject *type, PyObject *const *args, Py_ssize_
  * storage for n_bounds finite bounds (ValueError unless n_bounds >= 1). */
 PyObject *am_hc_cell_bytes(PyObject *n_bounds, am_hc_words_fn cell_words);
 
-/* tp_dealloc of both types: drops owner and bounds, frees, drops the type. */
+/* tp_dealloc of both types: drops owner (or frees the stripes) and bounds,
+ * frees, drops the type. */
 void am_hc_dealloc(PyObject *op);
 
 /* New reference: the n int64 values as a list of ints (bucket counts). */

@@ -92,7 +92,14 @@ static const am_registrar am_registrars[] = {
     am_ring_register,
     am_null_sink_register,
     am_striped_register,
+    am_float_adder_register,
     am_fastcall_register,
+    am_lifetime_register,
+    am_remap_register,
+    am_counter_child_register,
+    am_gauge_child_register,
+    am_histogram_child_register,
+    am_render_register,
 };
 
 static int
@@ -113,7 +120,9 @@ am_exec(PyObject *module)
 #define AM_STATE_TYPES(X) \
     X(counter_type) X(float_type) X(duration_type) X(minmax_type) \
     X(histogram_type) X(native_histogram_type) X(rule_metric_type) X(throughput_type) \
-    X(ring_type) X(striped_type) X(timedelta_type) X(fast_lookup_type) X(default_call_type)
+    X(ring_type) X(striped_type) X(int_adder_type) X(float_adder_type) \
+    X(timedelta_type) X(fast_lookup_type) X(default_call_type) \
+    X(counter_child_type) X(gauge_child_type) X(histogram_child_type)
 
 static int
 am_traverse(PyObject *module, visitproc visit, void *arg)

@@ -19,9 +19,14 @@ typedef struct {
     PyTypeObject *throughput_type;
     PyTypeObject *ring_type;
     PyTypeObject *striped_type;
+    PyTypeObject *int_adder_type;     /* striped.c: _IntAdder */
+    PyTypeObject *float_adder_type;   /* float_adder.c: _FloatAdder */
     PyTypeObject *timedelta_type;  /* datetime.timedelta, set by am_duration_register */
     PyTypeObject *fast_lookup_type;   /* fastcall.c: _FastLookup */
     PyTypeObject *default_call_type;  /* fastcall.c: _DefaultCall */
+    PyTypeObject *counter_child_type;    /* counter_child.c: Counter */
+    PyTypeObject *gauge_child_type;      /* gauge_child.c: Gauge */
+    PyTypeObject *histogram_child_type;  /* histogram_child.c: Histogram */
 } am_state;
 
 am_state *am_get_state(PyObject *module);
@@ -40,7 +45,14 @@ int am_throughput_register(PyObject *module, am_state *st);
 int am_ring_register(PyObject *module, am_state *st);
 int am_null_sink_register(PyObject *module, am_state *st);
 int am_striped_register(PyObject *module, am_state *st);
+int am_float_adder_register(PyObject *module, am_state *st);
+int am_lifetime_register(PyObject *module, am_state *st);
 int am_fastcall_register(PyObject *module, am_state *st);
+int am_remap_register(PyObject *module, am_state *st);
+int am_counter_child_register(PyObject *module, am_state *st);
+int am_gauge_child_register(PyObject *module, am_state *st);
+int am_histogram_child_register(PyObject *module, am_state *st);
+int am_render_register(PyObject *module, am_state *st);
 
 /* The body of a registrar: create the heap type of `spec` for `module` and
  * add it to the module; *out (when not NULL) receives a strong reference
@@ -51,6 +63,13 @@ int am_add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **out);
 /* tp_dealloc of a GC heap type whose tp_clear drops every reference it
  * holds: untracks, clears, frees the object, drops the type. */
 void am_gc_dealloc(PyObject *op);
+
+/* Make `op` -- an object this thread just created, not yet reachable by
+ * other threads -- cost no reference-count traffic when many threads load
+ * it (lifetime.c: immortal on 3.13t within a per-process budget, deferred
+ * on 3.14t+, nothing on GIL builds). Returns 1 when it is so now, else 0;
+ * never raises. For C code that creates such objects (children tables). */
+int am_pin(PyObject *op);
 
 /* ---- Python subclasses of C types (module.c) ----------------------------- *
  *

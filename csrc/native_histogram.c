@@ -146,6 +146,7 @@
  * over by the next reader after AM_HC_STALE_LOCK_NS.
  */
 #include "hotcold.h"  /* first: it brings Python.h, which must precede system headers */
+#include "cells.h"
 #include "clock.h"
 #include "native_bounds.h"
 
@@ -1345,6 +1346,14 @@ static PyType_Spec NativeHistogram_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = NativeHistogram_slots,
 };
+
+/* ---- cells.h ------------------------------------------------------------ */
+
+PyObject *
+am_native_histogram_observe(PyObject *op, PyObject *x)
+{
+    return NativeHistogram_observe(op, x);
+}
 
 int
 am_native_histogram_register(PyObject *module, am_state *st)

@@ -29,15 +29,38 @@
  * record(d, error):  reserve d on [1] [relaxed CAS, may raise]; W1 fetch_add
  *                    ctl [acq_rel]; W2 add total, errors, CAS-max min_enc and
  *                    max [relaxed]; W3 fetch_add bucket [release].
- * Readers:           R1-R5 of hotcold.h into a C buffer. A reset also takes
- *                    the dropped total off `reserved`.
+ * Stripes:           an object's own cell grows a table of whole cells of this
+ *                    layout (hotcold.h, "Stripes") when the reserve CAS on
+ *                    [1] fails (another record changed it: contention).
+ *                    Publishing it first reserves AM_RULE_GUARD (2**55 ns) on
+ *                    the base's [1] -- only if there is room, else the cell
+ *                    stays unstriped -- and gives each stripe a reservation
+ *                    limit L = AM_RULE_GUARD / stripes. A record then reserves
+ *                    d on the [1] of the stripe its thread's probe picks (a
+ *                    failed CAS moves it to another stripe), if that stays
+ *                    <= L, and records there; otherwise it records into the
+ *                    base cell, reserving exactly as an unstriped cell does.
+ *                    Hence base + stripes never pass INT64_MAX (the base's
+ *                    [1] counts the stripes' whole allowance), and a striped
+ *                    metric may raise OverflowError early only within 2**55
+ *                    ns (1.1 years) of a 2**63 ns (292 years) total. Arena
+ *                    cells never stripe.
+ * Readers:           R1-R5 of hotcold.h on the cell and on every stripe,
+ *                    added up into a C buffer (min/max merged by max on the
+ *                    encodings). A reset also takes each cell's dropped
+ *                    total off that cell's `reserved`.
  * Recovery:          after a writer died between W2 and W3 (hotcold.h), the
  *                    snapshot clamps error_count to the count and the average
  *                    into [min, max]; its duration may stay in the total and
  *                    in `reserved` (the overflow limit drops by it).
  */
 #include "hotcold.h"
+#include "cells.h"
 #include "bounds.h"
+
+/* What a striped rule metric reserves on its base cell for its stripes:
+ * 2**55 ns, about 1.1 years of total duration (see the layout above). */
+#define AM_RULE_GUARD ((int64_t)1 << 55)
 
 typedef struct {
     AM_HC_HEAD
@@ -72,17 +95,11 @@ typedef struct {
     am_hc_buf buckets;  /* nbuckets counts */
 } rule_raw;
 
-/* R1-R5 into `raw`; `reset` drops the data instead of merging it back.
- * Returns 0, or -1 with MemoryError set (before anything was touched).
- * On success the caller frees raw->buckets. */
-static int
-rule_read(RuleObject *self, int reset, rule_raw *raw)
+/* R1-R5 on one cell of `nb` buckets, ADDED into `raw`; `reset` drops the
+ * data instead of merging it back (and releases its reservation). */
+static void
+rule_read_cell(am_word *cell, Py_ssize_t nb, int reset, rule_raw *raw)
 {
-    Py_ssize_t nb = rule_nbuckets(self->bounds);
-    if (am_hc_buf_init(&raw->buckets, nb) < 0) {
-        return -1;
-    }
-    am_word *cell = self->cell;
     am_uword *ctl = (am_uword *)&cell[0];
     am_word *half[2] = {rule_half(cell, nb, 0), rule_half(cell, nb, 1)};
     am_word *const buckets[2] = {half[0] + RM_BUCKETS, half[1] + RM_BUCKETS};
@@ -90,23 +107,129 @@ rule_read(RuleObject *self, int reset, rule_raw *raw)
     am_hc_lock(ctl);                                    /* R1 */
     unsigned cold = am_hc_swap(ctl, buckets, nb);       /* R2, R3 */
     am_word *c = half[cold], *h = half[!cold];          /* R4 */
-    raw->total = am_exchange_acq_rel(&c[RM_TOTAL], 0);
-    raw->errors = am_exchange_acq_rel(&c[RM_ERRORS], 0);
-    raw->min_enc = am_exchange_acq_rel(&c[RM_MIN_ENC], 0);
-    raw->max = am_exchange_acq_rel(&c[RM_MAX], 0);
-    raw->count = am_hc_move_buckets(ctl, buckets[cold], buckets[!cold], nb, reset,
-                                    raw->buckets.words);
+    int64_t total = am_exchange_acq_rel(&c[RM_TOTAL], 0);
+    int64_t errors = am_exchange_acq_rel(&c[RM_ERRORS], 0);
+    int64_t min_enc = am_exchange_acq_rel(&c[RM_MIN_ENC], 0);
+    int64_t max = am_exchange_acq_rel(&c[RM_MAX], 0);
+    raw->count += am_hc_move_buckets(ctl, buckets[cold], buckets[!cold], nb, reset,
+                                     raw->buckets.words);
     if (reset) {
-        am_fetch_add_relaxed(&cell[1], -raw->total);  /* release the reservation */
+        am_fetch_add_relaxed(&cell[1], -total);  /* release the reservation */
     }
     else {
-        am_fetch_add_relaxed(&h[RM_TOTAL], raw->total);
-        am_fetch_add_relaxed(&h[RM_ERRORS], raw->errors);
-        am_hc_max_relaxed(&h[RM_MIN_ENC], raw->min_enc);
-        am_hc_max_relaxed(&h[RM_MAX], raw->max);
+        am_fetch_add_relaxed(&h[RM_TOTAL], total);
+        am_fetch_add_relaxed(&h[RM_ERRORS], errors);
+        am_hc_max_relaxed(&h[RM_MIN_ENC], min_enc);
+        am_hc_max_relaxed(&h[RM_MAX], max);
     }
     am_hc_unlock(ctl);                                  /* R5 */
+    /* Each cell's total is <= its reservation, and the reservations sum
+     * inside int64; only a reading that straddles a reset and a new table
+     * could pass it (a reset between two cells): saturate then. */
+    if (__builtin_add_overflow(raw->total, total, &raw->total)) {
+        raw->total = INT64_MAX;
+    }
+    raw->errors += errors;
+    raw->min_enc = min_enc > raw->min_enc ? min_enc : raw->min_enc;  /* 0: empty */
+    raw->max = max > raw->max ? max : raw->max;
+}
+
+/* rule_read_cell over the object's cell and every stripe, into `raw` whose
+ * bucket buffer the caller provides, zero-filled. */
+static void
+rule_read_all(RuleObject *self, int reset, rule_raw *raw)
+{
+    Py_ssize_t nb = rule_nbuckets(self->bounds);
+    raw->count = raw->total = raw->errors = raw->min_enc = raw->max = 0;
+    rule_read_cell(self->cell, nb, reset, raw);
+    am_stripes *t = am_hc_stripes((am_hc_object *)self);
+    if (t != NULL) {
+        for (uint32_t i = 0; i <= t->mask; i++) {
+            rule_read_cell(am_stripe(t, i), nb, reset, raw);
+        }
+    }
+}
+
+/* rule_read_all into a buffer of its own. Returns 0, or -1 with
+ * MemoryError set (before anything was touched). On success the caller
+ * frees raw->buckets. */
+static int
+rule_read(RuleObject *self, int reset, rule_raw *raw)
+{
+    if (am_hc_buf_init(&raw->buckets, rule_nbuckets(self->bounds)) < 0) {
+        return -1;
+    }
+    rule_read_all(self, reset, raw);
     return 0;
+}
+
+/* The stripe table of an object that owns its cell, publishing one first
+ * if needed: reserves AM_RULE_GUARD on the base's [1] for the stripes (NULL
+ * when there is no room for it, or memory is short: stay unstriped). */
+static am_stripes *
+rule_grow(RuleObject *self)
+{
+    am_stripes *t = am_stripes_get(&self->stripes);
+    if (t != NULL) {
+        return t;
+    }
+    am_word *reserved = &self->cell[1];
+    int64_t cur = am_load_relaxed(reserved);
+    do {
+        if (cur > INT64_MAX - AM_RULE_GUARD) {
+            return NULL;
+        }
+    } while (!am_cas_weak_relaxed(reserved, &cur, cur + AM_RULE_GUARD));
+    int created;
+    t = am_stripes_grow(&self->stripes, rule_cell_words(rule_nbuckets(self->bounds)),
+                        AM_RULE_GUARD / am_stripes_for_this_machine(), &created);
+    if (!created) {
+        am_fetch_add_relaxed(reserved, -AM_RULE_GUARD);  /* lost the race, or no memory */
+    }
+    return t;
+}
+
+/* Reserve d on the cell a record goes to, and return that cell: the base
+ * cell, or (striped) a stripe. NULL with OverflowError set when the total
+ * would pass INT64_MAX (nothing reserved). */
+static am_word *
+rule_reserve(RuleObject *self, int64_t d)
+{
+    am_word *base = self->cell;
+    int64_t cur = am_load_relaxed(&base[1]);
+    if (base == self->own) {
+        am_stripes *t = am_ptr_load_acquire(&self->stripes);
+        if (t == NULL) {
+            if (cur <= INT64_MAX - d && am_cas_relaxed(&base[1], &cur, cur + d)) {
+                return base;  /* uncontended: the common case, and every case with a GIL */
+            }
+            if (cur <= INT64_MAX - d) {
+                t = rule_grow(self);  /* the CAS failed: contended */
+            }
+        }
+        if (t != NULL && d <= t->limit) {
+            uint32_t p = am_probe();
+            for (;;) {
+                am_word *cell = am_stripe(t, p & t->mask);
+                int64_t r = am_load_relaxed(&cell[1]);
+                if (r > t->limit - d) {
+                    break;  /* this stripe's allowance is spent: record into base */
+                }
+                if (am_cas_relaxed(&cell[1], &r, r + d)) {
+                    return cell;
+                }
+                p = am_probe_next(p);  /* collided with another thread: move */
+            }
+        }
+        cur = am_load_relaxed(&base[1]);
+    }
+    do {
+        if (cur > INT64_MAX - d) {
+            am_overflow("record(): total duration", cur, d);
+            return NULL;
+        }
+    } while (!am_cas_weak_relaxed(&base[1], &cur, cur + d));
+    return base;
 }
 
 /* The derived values of a reading, clamped as the snapshot promises. */
@@ -143,6 +266,28 @@ rule_extreme(const rule_raw *raw, int want_max)
         Py_RETURN_NONE;
     }
     return PyLong_FromLongLong(want_max ? raw->max : INT64_MAX - raw->min_enc);
+}
+
+Py_ssize_t
+am_rule_nbuckets(PyObject *op)
+{
+    return rule_nbuckets(RuleObject_CAST(op)->bounds);
+}
+
+void
+am_rule_read(PyObject *op, int64_t *buckets, am_rule_reading *out)
+{
+    RuleObject *self = RuleObject_CAST(op);
+    rule_raw raw = {0, 0, 0, 0, 0, {buckets, {0}}};  /* the caller's buffer */
+    memset(buckets, 0, (size_t)rule_nbuckets(self->bounds) * sizeof(int64_t));
+    rule_read_all(self, 0, &raw);
+    rule_derived d = rule_derive(&raw);
+    out->count = raw.count;
+    out->errors = d.errors;
+    out->total = raw.total;
+    out->average = d.average;
+    out->min = raw.count > 0 ? INT64_MAX - raw.min_enc : 0;
+    out->max = raw.count > 0 ? raw.max : 0;
 }
 
 static PyObject *
@@ -213,13 +358,10 @@ Rule_record(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
     }
 
     RuleObject *self = RuleObject_CAST(op);
-    am_word *cell = self->cell;
-    int64_t reserved = am_load_relaxed(&cell[1]);
-    do {
-        if (reserved > INT64_MAX - d) {
-            return am_overflow("record(): total duration", reserved, d);
-        }
-    } while (!am_cas_weak_relaxed(&cell[1], &reserved, reserved + d));
+    am_word *cell = rule_reserve(self, d);
+    if (cell == NULL) {
+        return NULL;
+    }
 
     Py_ssize_t i = am_bounds_find(self->bounds, (double)d);
     Py_ssize_t nb = rule_nbuckets(self->bounds);
@@ -349,6 +491,26 @@ Rule_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(Rule_spread_doc,
+"_spread($self, /)\n--\n\n"
+"Private test seam: allocate the stripe table now (record() does it when\n"
+"it contends) and return the number of stripes; 0 for an arena cell or when\n"
+"the total leaves no room for the stripes' allowance.");
+
+static PyObject *
+Rule_spread(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    RuleObject *self = RuleObject_CAST(op);
+    if (self->cell != self->own) {
+        return PyLong_FromLong(0);
+    }
+    am_stripes *t = rule_grow(self);
+    return PyLong_FromUnsignedLong(t == NULL ? 0ul : (unsigned long)am_stripes_count(t));
+}
+
+PyDoc_STRVAR(Rule_sizeof_doc,
+"__sizeof__($self, /)\n--\n\nSize in bytes: the object, its own cell and its stripes.");
+
 static PyMethodDef Rule_methods[] = {
     {"record", AM_METHOD(Rule_record), METH_FASTCALL | METH_KEYWORDS, Rule_record_doc},
     {"bounds", Rule_bounds, METH_NOARGS, Rule_bounds_doc},
@@ -366,6 +528,8 @@ static PyMethodDef Rule_methods[] = {
      Rule_from_buffer_doc},
     {"_cell_bytes", AM_METHOD(Rule_cell_bytes), METH_O | METH_CLASS,
      Rule_cell_bytes_doc},
+    {"_spread", Rule_spread, METH_NOARGS, Rule_spread_doc},
+    {"__sizeof__", am_hc_sizeof, METH_NOARGS, Rule_sizeof_doc},
     AM_INIT_SUBCLASS,
     {NULL, NULL, 0, NULL},
 };
@@ -375,7 +539,8 @@ PyDoc_STRVAR(Rule_doc,
 "The C core of atomicmetrics.RuleExecutionMetric (which adds the default\n"
 "buckets, time() and snapshot(); its docstring states the contract): the\n"
 "cell, lock-free record(), and readers on the hot/cold scheme of\n"
-"csrc/hotcold.h.");
+"csrc/hotcold.h, spread over per-thread stripes when record() contends\n"
+"(csrc/stripes.h).");
 
 static PyType_Slot Rule_slots[] = {
     {Py_tp_new, Rule_new},

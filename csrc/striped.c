@@ -1,30 +1,42 @@
-/* striped.c -- StripedCounter: a signed 64-bit count spread over cache-line
- * cells, summed on read (the idea of Java's LongAdder).
+/* striped.c -- StripedCounter and _IntAdder: a signed 64-bit count spread
+ * over cache-line cells, summed on read (Java's LongAdder idea; the stripe
+ * machinery is stripes.h).
  *
- * Layout. `base` is one word inside the object. `table` is NULL until the
- * first CAS on `base` fails (a contended update); that thread then allocates
- * `nstripes` cells, each alone on its own 64-byte cache line, and publishes
- * the table with one CAS on the pointer (release; the loser frees its copy).
- * The table is never replaced or shrunk, only freed by the destructor, so a
- * pointer read once stays valid for the whole call (no reclamation problem).
- * From then on an update adds to the cell its thread hashes to; a thread
- * whose CAS on a cell fails re-hashes to another cell (its `am_probe`), so
- * threads that collide spread out. On a GIL build no CAS ever fails (nothing
- * runs between the load and the CAS), so the table is never allocated there
- * and the object is one word, like AtomicCounter.
+ * Layout. `base` is one word inside the object. `table` (am_ptr) is NULL
+ * until the first CAS on `base` fails (a contended update); that thread
+ * then publishes a table of stripes (stripes.h), one word each, each alone
+ * on its own 64-byte cache line. From then on an update adds to the stripe
+ * its thread's probe picks; a thread whose CAS on a stripe fails re-hashes
+ * to another one, so threads that collide spread out. On a GIL build no CAS
+ * ever fails, so the table is never allocated and the object is one word.
  *
- * Never wraps -- the bound is per cell, so any mix of cells read at different
- * instants sums inside int64 (load() and reset() need no snapshot):
+ * Never wraps -- the bound is per cell, so any mix of cells read at
+ * different instants sums inside int64 (load() and reset() need no
+ * snapshot) while a table exists:
  *   - every stripe stays in [-L, L] with L = AM_GUARD / nstripes, so the
  *     stripes together stay in [-AM_GUARD, AM_GUARD];
- *   - `base` stays in [INT64_MIN + AM_GUARD, INT64_MAX - AM_GUARD];
+ *   - `base` stays in [INT64_MIN + AM_GUARD, INT64_MAX - AM_GUARD] ("the
+ *     band");
  *   - hence base + sum(stripes) is always inside int64.
  * An add that would push its stripe past L goes to `base` instead; an add
- * that would push `base` past its bound raises OverflowError and changes
- * nothing. Consequence for users: an add whose result lies within
- * [INT64_MIN + 2*AM_GUARD, INT64_MAX - 2*AM_GUARD] always succeeds, an add
- * whose result leaves int64 always raises, and in the last 2**56 before
- * either limit (0.8% of the range) an add may raise early.
+ * that would push `base` out of the band raises OverflowError and changes
+ * nothing.
+ *
+ * The two types differ only in what an unstriped cell may hold:
+ *   StripedCounter  base stays in the band always (its documented contract:
+ *                   the constructor accepts the band only, and an add may
+ *                   raise early in the last 2**56 before a limit).
+ *   _IntAdder       the registry Counter's integral part: exactly
+ *                   AtomicCounter's range while it is not striped. An add
+ *                   whose result leaves the band first turns the cell
+ *                   "wide" -- table := AM_STRIPES_NEVER by CAS from NULL --
+ *                   and then base may use all of int64, checked exactly,
+ *                   forever; a cell whose table exists refuses to go wide
+ *                   (that add raises early, as StripedCounter's would). The
+ *                   CAS on the table word decides between the two for good,
+ *                   so base leaves the band only in a cell that can never
+ *                   get a table. A cell constructed outside the band is wide
+ *                   from the start.
  *
  * Orders: every update is an acq_rel CAS on one cell; load() reads each cell
  * with acquire; reset() exchanges each cell with 0 (acq_rel), so every update
@@ -34,10 +46,8 @@
  * load() returns a value between the counter's value at the start of the
  * call and at its end.
  */
-#include "module.h"
-
-#include <stdlib.h>
-#include <unistd.h>
+#include "cells.h"
+#include "stripes.h"
 
 /* Half-width of the guard band: 2**55 (about 3.6e16). Per-stripe limit is
  * AM_GUARD / nstripes, at least 2**48 (2.8e14), far beyond what one thread
@@ -45,109 +55,32 @@
 #define AM_GUARD ((int64_t)1 << 55)
 #define AM_BASE_MIN (INT64_MIN + AM_GUARD)
 #define AM_BASE_MAX (INT64_MAX - AM_GUARD)
-#define AM_STRIPES_MIN 4
-#define AM_STRIPES_MAX 128
-#define AM_CACHE_LINE 64
-
-/* One cell alone on a cache line: no false sharing between stripes. */
-typedef struct {
-    _Alignas(AM_CACHE_LINE) am_word value;
-    char pad[AM_CACHE_LINE - sizeof(am_word)];
-} am_stripe;
-
-_Static_assert(sizeof(am_stripe) == AM_CACHE_LINE, "one stripe per cache line");
-
-/* The table, allocated once with aligned_alloc; immutable after publication
- * except for the cells' words. */
-typedef struct {
-    int64_t limit;       /* L: every stripe stays in [-limit, limit] */
-    uint32_t mask;       /* nstripes - 1; nstripes is a power of two */
-    am_stripe stripes[]; /* nstripes cells, each on its own cache line */
-} am_table;
 
 typedef struct {
     PyObject_HEAD
-    am_ptr table; /* NULL, then one am_table * forever (acquire/release) */
-    am_word base; /* acq_rel CAS; in [AM_BASE_MIN, AM_BASE_MAX] */
+    am_ptr table; /* NULL, AM_STRIPES_NEVER (a wide _IntAdder), or the table; acquire/release */
+    am_word base; /* acq_rel CAS; in the band unless the table is AM_STRIPES_NEVER */
 } StripedObject;
 
 #define StripedObject_CAST(op) ((StripedObject *)(op))
 
-/* Per-thread hash hint: which stripe this thread tries first. Only a hint,
- * never shared (each thread has its own), so no race; 0 = not seeded yet. */
-static _Thread_local uint32_t am_probe;
-
-static uint32_t
-probe_get(void)
+static inline int
+in_band(int64_t v)
 {
-    uint32_t p = am_probe;
-    if (p == 0) {
-        /* splitmix64 finaliser of the thread id: neighbouring ids spread */
-        uint64_t z = (uint64_t)PyThread_get_thread_ident() + 0x9E3779B97F4A7C15ull;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        p = (uint32_t)(z ^ (z >> 31)) | 1u;
-        am_probe = p;
-    }
-    return p;
+    return v >= AM_BASE_MIN && v <= AM_BASE_MAX;
 }
 
-/* After a failed CAS: move this thread to another stripe (xorshift32). */
-static uint32_t
-probe_advance(uint32_t p)
+/* cur + n without leaving int64? */
+static inline int
+fits(int64_t cur, int64_t n)
 {
-    p ^= p << 13;
-    p ^= p >> 17;
-    p ^= p << 5;
-    am_probe = p;
-    return p;
+    return !((n > 0 && cur > INT64_MAX - n) || (n < 0 && cur < INT64_MIN - n));
 }
 
-static uint32_t
-stripes_for_this_machine(void)
-{
-    long ncpu = 8;
-#ifdef _SC_NPROCESSORS_ONLN
-    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-#endif
-    uint32_t n = AM_STRIPES_MIN;
-    /* twice the CPUs (hash collisions are likely with exactly one per CPU) */
-    while (n < AM_STRIPES_MAX && (long)n < 2 * ncpu) {
-        n *= 2;
-    }
-    return n;
-}
-
-/* The published table, allocating it if needed. NULL (no exception) when
- * out of memory: the caller keeps using `base`, which is always correct. */
-static am_table *
-table_ensure(StripedObject *self)
-{
-    void *cur = am_ptr_load_acquire(&self->table);
-    if (cur != NULL) {
-        return cur;
-    }
-    uint32_t n = stripes_for_this_machine();
-    size_t size = sizeof(am_table) + (size_t)n * sizeof(am_stripe);
-    size = (size + AM_CACHE_LINE - 1) / AM_CACHE_LINE * AM_CACHE_LINE;
-    am_table *t = aligned_alloc(AM_CACHE_LINE, size);
-    if (t == NULL) {
-        return NULL;
-    }
-    memset(t, 0, size);  /* cells are published by the release CAS below */
-    t->limit = AM_GUARD / n;
-    t->mask = n - 1;
-    if (!am_ptr_cas_acq_rel(&self->table, &cur, t)) {
-        free(t);  /* another thread published first: use its table */
-        return cur;
-    }
-    return t;
-}
-
-/* CAS loop on `base`, keeping it in [AM_BASE_MIN, AM_BASE_MAX].
+/* CAS loop on `base`, keeping it in the band (a striped or strict cell).
  * Returns 0, or -1 (nothing changed; *seen = base) if n does not fit. */
 static int
-base_add(StripedObject *self, int64_t n, int64_t *seen)
+base_add_banded(StripedObject *self, int64_t n, int64_t *seen)
 {
     int64_t cur = am_load_relaxed(&self->base);
     for (;;) {
@@ -161,82 +94,134 @@ base_add(StripedObject *self, int64_t n, int64_t *seen)
     }
 }
 
-/* Add n somewhere. Returns 0, or -1 (nothing changed) on overflow. */
+/* Add n to a stripe of `t` (re-hashing on collisions), or to `base` when
+ * n does not fit in a stripe. Returns 0, or -1 (nothing changed) on overflow. */
 static int
-striped_add(StripedObject *self, int64_t n, int64_t *seen)
+stripes_add(StripedObject *self, am_stripes *t, int64_t n, int64_t *seen)
 {
-    am_table *t = am_ptr_load_acquire(&self->table);
-    if (t == NULL) {
-        int64_t cur = am_load_relaxed(&self->base);
-        if ((n > 0 && cur > AM_BASE_MAX - n) || (n < 0 && cur < AM_BASE_MIN - n)) {
-            *seen = cur;
-            return -1;
-        }
-        if (am_cas_acq_rel(&self->base, &cur, cur + n)) {
-            return 0;  /* uncontended: the common case, and every case with a GIL */
-        }
-        t = table_ensure(self);  /* contended: spread out from now on */
-        if (t == NULL) {
-            return base_add(self, n, seen);
-        }
-    }
-    if (n >= -t->limit && n <= t->limit) {
-        uint32_t p = probe_get();
+    int64_t limit = t->limit;
+    if (n >= -limit && n <= limit) {
+        uint32_t p = am_probe();
         for (;;) {
-            am_word *cell = &t->stripes[p & t->mask].value;
+            am_word *cell = am_stripe(t, p & t->mask);
             int64_t cur = am_load_relaxed(cell);
             int64_t next = cur + n;  /* |cur|, |n| <= limit <= 2**53: no overflow */
-            if (next < -t->limit || next > t->limit) {
+            if (next < -limit || next > limit) {
                 break;  /* this stripe is full: the excess goes to base */
             }
             if (am_cas_acq_rel(cell, &cur, next)) {
                 return 0;
             }
-            p = probe_advance(p);  /* collided with another thread: move */
+            p = am_probe_next(p);  /* collided with another thread: move */
         }
     }
-    return base_add(self, n, seen);
+    return base_add_banded(self, n, seen);
 }
 
-static PyObject *
-striped_overflow(const char *op, int64_t base, int64_t n)
+static am_stripes *
+striped_grow(StripedObject *self)
 {
-    PyErr_Format(PyExc_OverflowError,
-                 "%s: adding %lld would take StripedCounter too close to the signed "
-                 "64-bit limits (its cells must sum inside int64; base cell is %lld); "
-                 "nothing was changed",
-                 op, (long long)n, (long long)base);
-    return NULL;
+    return am_stripes_grow(&self->table, 1, AM_GUARD / am_stripes_for_this_machine(), NULL);
 }
 
-/* The sum of every cell; always inside int64 by the per-cell bounds. */
-static int64_t
-striped_load(StripedObject *self)
+/* Add n somewhere. `wide` (a compile-time constant): an _IntAdder, which may
+ * leave the band while it has no table. Returns 0, or -1 (nothing changed)
+ * on overflow. */
+static inline int
+striped_add(StripedObject *self, int64_t n, int64_t *seen, const int wide)
 {
+    void *tp = am_ptr_load_acquire(&self->table);
+    if (tp == NULL) {
+        int64_t cur = am_load_relaxed(&self->base);
+        if (!fits(cur, n)) {
+            *seen = cur;
+            return -1;
+        }
+        if (!in_band(cur + n)) {
+            if (!wide) {
+                *seen = cur;
+                return -1;
+            }
+            /* Go wide for good, unless a table was published meanwhile. */
+            if (!am_ptr_cas_acq_rel(&self->table, &tp, AM_STRIPES_NEVER)
+                && tp != AM_STRIPES_NEVER) {
+                return stripes_add(self, tp, n, seen);  /* striped: banded, may raise */
+            }
+            tp = AM_STRIPES_NEVER;
+        }
+        else if (am_cas_acq_rel(&self->base, &cur, cur + n)) {
+            return 0;  /* uncontended: the common case, and every case with a GIL */
+        }
+        else {
+            am_stripes *t = striped_grow(self);  /* contended: spread out from now on */
+            if (t != NULL) {
+                return stripes_add(self, t, n, seen);
+            }
+            tp = am_ptr_load_acquire(&self->table);  /* out of memory, or went wide */
+            if (tp == NULL) {
+                return base_add_banded(self, n, seen);
+            }
+        }
+    }
+    if (tp == AM_STRIPES_NEVER) {
+        return am_add_checked_acq_rel(&self->base, n, seen) < 0 ? -1 : 0;  /* wide: all of int64 */
+    }
+    return stripes_add(self, tp, n, seen);
+}
+
+int64_t
+am_striped_load(PyObject *op)
+{
+    StripedObject *self = StripedObject_CAST(op);
     int64_t sum = am_load_acquire(&self->base);
-    am_table *t = am_ptr_load_acquire(&self->table);
+    am_stripes *t = am_stripes_get(&self->table);
     if (t != NULL) {
         for (uint32_t i = 0; i <= t->mask; i++) {
-            sum += am_load_acquire(&t->stripes[i].value);
+            sum += am_load_acquire(am_stripe(t, i));
         }
     }
     return sum;
 }
 
 static PyObject *
-Striped_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+striped_overflow(PyObject *op, const char *op_name, int64_t base, int64_t n)
+{
+    PyErr_Format(PyExc_OverflowError,
+                 "%s: adding %lld would take %s too close to the signed 64-bit limits "
+                 "(its cells must sum inside int64; base cell is %lld); nothing was changed",
+                 op_name, (long long)n, Py_TYPE(op)->tp_name, (long long)base);
+    return NULL;
+}
+
+int
+am_striped_add(PyObject *op, int64_t n, int wide, const char *what)
+{
+    int64_t seen;
+    int rc = wide ? striped_add(StripedObject_CAST(op), n, &seen, 1)
+                  : striped_add(StripedObject_CAST(op), n, &seen, 0);
+    if (rc < 0) {
+        (void)striped_overflow(op, what, seen, n);
+    }
+    return rc;
+}
+
+/* `value` as the first value of a new cell: 0, or -1 with an exception set.
+ * A StripedCounter refuses values outside the band; an _IntAdder starts
+ * wide with one. */
+static PyObject *
+striped_make(PyTypeObject *type, PyObject *args, PyObject *kwds, const char *fmt, int wide)
 {
     static char *kwlist[] = {"value", NULL};
     PyObject *value_obj = NULL;
     int64_t value = 0;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:StripedCounter", kwlist, &value_obj)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &value_obj)) {
         return NULL;
     }
     if (value_obj != NULL && am_as_int64(value_obj, "value", &value) < 0) {
         return NULL;
     }
-    if (value < AM_BASE_MIN || value > AM_BASE_MAX) {
+    if (!wide && !in_band(value)) {
         PyErr_Format(PyExc_OverflowError,
                      "StripedCounter value must be in [-2**63 + 2**55, 2**63 - 1 - 2**55] "
                      "(its cells must sum inside int64); got %lld",
@@ -248,8 +233,23 @@ Striped_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     }
     /* tp_alloc zeroed the object: table is NULL */
+    if (!in_band(value)) {
+        atomic_store_explicit(&self->table, AM_STRIPES_NEVER, memory_order_release);
+    }
     am_store_release(&self->base, value);
     return (PyObject *)self;
+}
+
+static PyObject *
+Striped_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    return striped_make(type, args, kwds, "|O:StripedCounter", 0);
+}
+
+static PyObject *
+IntAdder_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    return striped_make(type, args, kwds, "|O:_IntAdder", 1);
 }
 
 static void
@@ -257,54 +257,55 @@ Striped_dealloc(PyObject *op)
 {
     StripedObject *self = StripedObject_CAST(op);
     PyTypeObject *tp = Py_TYPE(op);
-    free(am_ptr_load_acquire(&self->table));
+    am_stripes_free(&self->table);
     tp->tp_free(op);
     Py_DECREF(tp);
 }
 
+/* inc/dec/add of both types: `wide` is a constant in each, so the compiler
+ * specialises striped_add for it. */
+#define STRIPED_UPDATES(prefix, wide)                                            \
+    static PyObject *prefix##_inc(PyObject *op, PyObject *Py_UNUSED(ignored))   \
+    {                                                                           \
+        int64_t seen;                                                           \
+        if (striped_add(StripedObject_CAST(op), 1, &seen, wide) < 0) {          \
+            return striped_overflow(op, "inc()", seen, 1);                      \
+        }                                                                       \
+        Py_RETURN_NONE;                                                         \
+    }                                                                           \
+    static PyObject *prefix##_dec(PyObject *op, PyObject *Py_UNUSED(ignored))   \
+    {                                                                           \
+        int64_t seen;                                                           \
+        if (striped_add(StripedObject_CAST(op), -1, &seen, wide) < 0) {         \
+            return striped_overflow(op, "dec()", seen, -1);                     \
+        }                                                                       \
+        Py_RETURN_NONE;                                                         \
+    }                                                                           \
+    static PyObject *prefix##_add(PyObject *op, PyObject *arg)                  \
+    {                                                                           \
+        int64_t n, seen;                                                        \
+        if (am_as_int64(arg, "n", &n) < 0) {                                    \
+            return NULL;                                                        \
+        }                                                                       \
+        if (striped_add(StripedObject_CAST(op), n, &seen, wide) < 0) {          \
+            return striped_overflow(op, "add()", seen, n);                      \
+        }                                                                       \
+        Py_RETURN_NONE;                                                         \
+    }
+
+STRIPED_UPDATES(Striped, 0)
+STRIPED_UPDATES(IntAdder, 1)
+
 PyDoc_STRVAR(Striped_inc_doc,
 "inc($self, /)\n--\n\nAdd 1. OverflowError near 2**63-1 (the value never wraps).");
 
-static PyObject *
-Striped_inc(PyObject *op, PyObject *Py_UNUSED(ignored))
-{
-    int64_t seen;
-    if (striped_add(StripedObject_CAST(op), 1, &seen) < 0) {
-        return striped_overflow("inc()", seen, 1);
-    }
-    Py_RETURN_NONE;
-}
-
 PyDoc_STRVAR(Striped_dec_doc,
 "dec($self, /)\n--\n\nSubtract 1. OverflowError near -2**63 (the value never wraps).");
-
-static PyObject *
-Striped_dec(PyObject *op, PyObject *Py_UNUSED(ignored))
-{
-    int64_t seen;
-    if (striped_add(StripedObject_CAST(op), -1, &seen) < 0) {
-        return striped_overflow("dec()", seen, -1);
-    }
-    Py_RETURN_NONE;
-}
 
 PyDoc_STRVAR(Striped_add_doc,
 "add($self, n, /)\n--\n\nAdd the int n (may be negative). OverflowError when the\n"
 "result would leave int64 (or come within 2**56 of its limits, see the class);\n"
 "nothing is changed then.");
-
-static PyObject *
-Striped_add(PyObject *op, PyObject *arg)
-{
-    int64_t n, seen;
-    if (am_as_int64(arg, "n", &n) < 0) {
-        return NULL;
-    }
-    if (striped_add(StripedObject_CAST(op), n, &seen) < 0) {
-        return striped_overflow("add()", seen, n);
-    }
-    Py_RETURN_NONE;
-}
 
 PyDoc_STRVAR(Striped_load_doc,
 "load($self, /)\n--\n\nThe sum of the cells: exact when no update runs meanwhile.");
@@ -312,7 +313,7 @@ PyDoc_STRVAR(Striped_load_doc,
 static PyObject *
 Striped_load(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
-    return PyLong_FromLongLong(striped_load(StripedObject_CAST(op)));
+    return PyLong_FromLongLong(am_striped_load(op));
 }
 
 PyDoc_STRVAR(Striped_reset_doc,
@@ -324,10 +325,10 @@ Striped_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     StripedObject *self = StripedObject_CAST(op);
     int64_t sum = am_exchange_acq_rel(&self->base, 0);
-    am_table *t = am_ptr_load_acquire(&self->table);
+    am_stripes *t = am_stripes_get(&self->table);
     if (t != NULL) {
         for (uint32_t i = 0; i <= t->mask; i++) {
-            sum += am_exchange_acq_rel(&t->stripes[i].value, 0);
+            sum += am_exchange_acq_rel(am_stripe(t, i), 0);
         }
     }
     return PyLong_FromLongLong(sum);
@@ -336,16 +337,21 @@ Striped_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
 PyDoc_STRVAR(Striped_spread_doc,
 "_spread($self, /)\n--\n\n"
 "Private test seam: allocate the stripe table now (the hot path does it on\n"
-"the first contended update) and return the number of stripes.");
+"the first contended update) and return the number of stripes (0 when the\n"
+"cell can never stripe: a wide _IntAdder).");
 
 static PyObject *
 Striped_spread(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
-    am_table *t = table_ensure(StripedObject_CAST(op));
+    StripedObject *self = StripedObject_CAST(op);
+    am_stripes *t = striped_grow(self);
     if (t == NULL) {
+        if (am_ptr_load_acquire(&self->table) == AM_STRIPES_NEVER) {
+            return PyLong_FromLong(0);
+        }
         return PyErr_NoMemory();
     }
-    return PyLong_FromUnsignedLong((unsigned long)t->mask + 1);
+    return PyLong_FromUnsignedLong((unsigned long)am_stripes_count(t));
 }
 
 PyDoc_STRVAR(Striped_cells_doc,
@@ -357,14 +363,14 @@ static PyObject *
 Striped_cells(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     StripedObject *self = StripedObject_CAST(op);
-    am_table *t = am_ptr_load_acquire(&self->table);
-    Py_ssize_t n = t == NULL ? 0 : (Py_ssize_t)t->mask + 1;
+    am_stripes *t = am_stripes_get(&self->table);
+    Py_ssize_t n = t == NULL ? 0 : (Py_ssize_t)am_stripes_count(t);
     PyObject *list = PyList_New(n + 1);
     if (list == NULL) {
         return NULL;
     }
     for (Py_ssize_t i = 0; i <= n; i++) {
-        am_word *w = i == 0 ? &self->base : &t->stripes[i - 1].value;
+        am_word *w = i == 0 ? &self->base : am_stripe(t, (uint32_t)(i - 1));
         PyObject *v = PyLong_FromLongLong(am_load_acquire(w));
         if (v == NULL) {
             Py_DECREF(list);
@@ -375,29 +381,42 @@ Striped_cells(PyObject *op, PyObject *Py_UNUSED(ignored))
     return list;
 }
 
+PyDoc_STRVAR(Striped_sizeof_doc,
+"__sizeof__($self, /)\n--\n\nSize in bytes: the object and its stripe table, if any.");
+
+static PyObject *
+Striped_sizeof(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    StripedObject *self = StripedObject_CAST(op);
+    return PyLong_FromSsize_t(Py_TYPE(op)->tp_basicsize + am_stripes_bytes(&self->table));
+}
+
 static PyObject *
 Striped_int(PyObject *op)
 {
-    return PyLong_FromLongLong(striped_load(StripedObject_CAST(op)));
+    return PyLong_FromLongLong(am_striped_load(op));
 }
 
 static PyObject *
 Striped_repr(PyObject *op)
 {
-    return PyUnicode_FromFormat("StripedCounter(%lld)",
-                                (long long)striped_load(StripedObject_CAST(op)));
+    const char *name = strrchr(Py_TYPE(op)->tp_name, '.');  /* "atomicmetrics._core.X" */
+    return PyUnicode_FromFormat("%s(%lld)", name + 1, (long long)am_striped_load(op));
 }
 
-static PyMethodDef Striped_methods[] = {
-    {"inc", Striped_inc, METH_NOARGS, Striped_inc_doc},
-    {"dec", Striped_dec, METH_NOARGS, Striped_dec_doc},
-    {"add", Striped_add, METH_O, Striped_add_doc},
-    {"load", Striped_load, METH_NOARGS, Striped_load_doc},
-    {"reset", Striped_reset, METH_NOARGS, Striped_reset_doc},
-    {"_spread", Striped_spread, METH_NOARGS, Striped_spread_doc},
-    {"_cells", Striped_cells, METH_NOARGS, Striped_cells_doc},
-    {NULL, NULL, 0, NULL},
-};
+#define STRIPED_METHODS(prefix)                                                          \
+    {"inc", prefix##_inc, METH_NOARGS, Striped_inc_doc},                                 \
+    {"dec", prefix##_dec, METH_NOARGS, Striped_dec_doc},                                 \
+    {"add", prefix##_add, METH_O, Striped_add_doc},                                      \
+    {"load", Striped_load, METH_NOARGS, Striped_load_doc},                               \
+    {"reset", Striped_reset, METH_NOARGS, Striped_reset_doc},                            \
+    {"_spread", Striped_spread, METH_NOARGS, Striped_spread_doc},                        \
+    {"_cells", Striped_cells, METH_NOARGS, Striped_cells_doc},                           \
+    {"__sizeof__", Striped_sizeof, METH_NOARGS, Striped_sizeof_doc},                     \
+    {NULL, NULL, 0, NULL}
+
+static PyMethodDef Striped_methods[] = {STRIPED_METHODS(Striped)};
+static PyMethodDef IntAdder_methods[] = {STRIPED_METHODS(IntAdder)};
 
 PyDoc_STRVAR(Striped_doc,
 "StripedCounter(value=0)\n--\n\n"
@@ -437,8 +456,40 @@ static PyType_Spec Striped_spec = {
     .slots = Striped_slots,
 };
 
+PyDoc_STRVAR(IntAdder_doc,
+"_IntAdder(value=0)\n--\n\n"
+"Private: the integral part of the registry's Counter. StripedCounter's\n"
+"methods and cells, with AtomicCounter's range while no update has\n"
+"contended: an unstriped cell holds any int64 and raises OverflowError\n"
+"exactly when a result leaves int64. Once contention has spread it over\n"
+"stripes, an add may raise early within 2**56 of a limit (StripedCounter's\n"
+"rule); a cell that went within 2**55 of a limit before any contention\n"
+"stays one word for good (exact, not striped).");
+
+static PyType_Slot IntAdder_slots[] = {
+    {Py_tp_new, IntAdder_new},
+    {Py_tp_dealloc, Striped_dealloc},
+    {Py_tp_methods, IntAdder_methods},
+    {Py_tp_repr, Striped_repr},
+    {Py_nb_int, Striped_int},
+    {Py_nb_index, Striped_int},
+    {Py_tp_doc, (void *)IntAdder_doc},
+    {0, NULL},
+};
+
+static PyType_Spec IntAdder_spec = {
+    .name = "atomicmetrics._core._IntAdder",
+    .basicsize = sizeof(StripedObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = IntAdder_slots,
+};
+
 int
 am_striped_register(PyObject *module, am_state *st)
 {
-    return am_add_type(module, &Striped_spec, &st->striped_type);
+    if (am_add_type(module, &Striped_spec, &st->striped_type) < 0) {
+        return -1;
+    }
+    return am_add_type(module, &IntAdder_spec, &st->int_adder_type);
 }

@@ -1,103 +1,11 @@
-/* throughput.c -- ThroughputCell: the C core of the public ThroughputMetric
- * (src/atomicmetrics/throughput.py adds its defaults and snapshot()).
- *
- * Totals (events, samples, SLA violations) are int64 atomics; the sliding
- * window is a ring of n = window / resolution slots that record() rotates
- * WITHOUT a lock: each slot is one 64-bit word packing the slot's lap tag
- * and its event count, replaced by one CAS when it goes stale.
- *
- * Time: k = floor(now_ns / res_ns) is the absolute slot number on the clock
- * (slot boundaries are multiples of the resolution), lap = floor(k / n), and
- * slot k lives at ring[k - lap * n]. A slot word is
- *     bits 63..40  tag   = lap mod 2**24
- *     bits 39..0   count = events in that slot, saturating at 2**40 - 1
- * A zero word (tag 0, count 0) is neutral everywhere: zero-filled memory is
- * an empty ring. A live slot is never zero (a rotation writes count >= 1),
- * so record() always opens a zero word through the rotation path: every
- * slot's content was written by a rotation that had raised LAST first.
- *
- * Cell layout (words; all zero = a fresh metric apart from T0, see below):
- *   [0] RS       resets started  (fetch_add acq_rel)
- *   [1] RD       resets done     (fetch_add acq_rel); RS != RD: mid-reset
- *   [2] EVENTS   int64, checked CAS add (OverflowError, nothing changed)
- *   [3] SAMPLES  int64, fetch_add (2**63 calls cannot happen)
- *   [4] VIOL     int64, fetch_add
- *   [5] PEAK     uint64, the largest count of a slot that has left the ring
- *                (fetch-max acq_rel)
- *   [6] T0       int64 clock reading at creation or reset; 0 in a fresh
- *                arena is replaced by the first attach's clock (CAS)
- *   [7] LAST     biased slot number (k ^ 2**63) of the latest rotation,
- *                fetch-max acq_rel; "now - LAST >= n" means every slot is stale
- *   [8] SWEEP    rotation counter, the cursor of the stale-slot sweeper
- *   [9..9+n)     the ring
- *
- * record(e, latency): EVENTS += e (checked; the only step that can fail, and
- *   it comes first); then the slot for k: load it; if it is non-zero and its
- *   tag is our lap (and the ring is not all stale) or a later lap (our clock
- *   reading is older than a rotation that already happened: count it there),
- *   CAS in count+e; else the slot is stale or empty: fold its count into
- *   PEAK, raise LAST to k, and
- *   CAS in (our tag, e); the winner of that CAS then sweeps one slot at the
- *   SWEEP cursor (folds and zeroes it if stale), so that every slot is
- *   visited at least once per n rotations. Then SAMPLES += 1, then
- *   VIOL += 1 if latency > sla.
- * Ordering and what a concurrent reader sees (reads take RS/RD first and
- *   answer the empty state while a reset is mid-way, and re-read if RS moved):
- *   - EVENTS is added before the slot and read after the slots, so the
- *     window's sum and every slot count are <= events_processed();
- *   - a stale count is folded into PEAK before its slot is replaced (the
- *     replacing CAS releases it) and readers read slots before PEAK, so no
- *     finished slot is ever missing from peak_throughput();
- *   - SAMPLES is added before VIOL and read after it: violations <= samples.
- * reset(): RS += 1; zero the ring, PEAK and the totals; T0 = now; RD += 1.
- *   A record() concurrent with reset() may be counted partly before and
- *   partly after it (e.g. in the totals but not in the window).
- * Limits: a slot counts at most 2**40 - 1 events per resolution interval
- *   (it saturates; the totals stay exact). The 24-bit tag could mistake a
- *   stale slot for a live one only if the whole metric sat idle for a
- *   multiple of 2**24 windows (the sweeper handles partly idle rings).
- */
-#include "module.h"
+/* throughput.c -- ThroughputCell, the C core of the public ThroughputMetric:
+ * construction, record(), the getters and reset(). Cell layout and
+ * protocol: throughput.h; the sliding window over the cells:
+ * throughput_ring.c. */
+#include "throughput.h"
 #include "clock.h"
 
 #include <math.h>
-
-enum { TP_RS, TP_RD, TP_EVENTS, TP_SAMPLES, TP_VIOL, TP_PEAK, TP_T0, TP_LAST, TP_SWEEP, TP_HEAD };
-
-#define TP_CNT_BITS 40
-#define TP_TAG_BITS 24
-#define TP_CNT_MASK ((UINT64_C(1) << TP_CNT_BITS) - 1)
-#define TP_TAG_MASK ((UINT64_C(1) << TP_TAG_BITS) - 1)
-#define TP_TAG_HALF (UINT64_C(1) << (TP_TAG_BITS - 1))
-#define TP_MAX_SLOTS (INT64_C(1) << 20)  /* 8 MiB of ring; the sum of n counts fits in 63 bits */
-#define TP_BIAS (UINT64_C(1) << 63)
-
-typedef struct {
-    int64_t res_ns;      /* slot width, >= 1 */
-    int64_t window_ns;   /* n * res_ns */
-    int64_t n;           /* slots in the ring, 1 .. TP_MAX_SLOTS */
-    int64_t sla_ns;      /* meaningful when has_sla */
-    int has_sla;
-    double window_s;     /* window_ns / 1e9 and res_ns / 1e9: the rate denominators */
-    double resolution_s;
-} tp_config;
-
-typedef struct {
-    PyObject_HEAD
-    am_word *cell;       /* immutable after construction: own words or arena words */
-    PyObject *owner;     /* NULL when the object owns `cell` (PyMem); else a view pinning it */
-    PyObject *clock;     /* NULL when the native clock is used; else a strong ref */
-    tp_config cfg;       /* immutable after construction */
-} ThroughputObject;
-
-#define ThroughputObject_CAST(op) ((ThroughputObject *)(op))
-
-static inline int64_t
-tp_floordiv(int64_t a, int64_t b)  /* b > 0 */
-{
-    int64_t q = a / b;
-    return (a % b != 0 && a < 0) ? q - 1 : q;
-}
 
 /* ---- configuration --------------------------------------------------- */
 
@@ -217,120 +125,24 @@ tp_now(ThroughputObject *self, int64_t *now)
     return rc;
 }
 
-/* ---- the ring --------------------------------------------------------- */
-
-static inline am_uword *
-tp_ring(am_word *cell)
-{
-    return (am_uword *)(cell + TP_HEAD);
-}
-
-static inline uint64_t
-tp_count(uint64_t w)
-{
-    return w & TP_CNT_MASK;
-}
-
-static inline uint64_t
-tp_sat_add(uint64_t count, uint64_t e)
-{
-    return (e >= TP_CNT_MASK - count) ? TP_CNT_MASK : count + e;
-}
-
-/* Whether every slot is older than the window ending at slot number k. */
-static inline int
-tp_all_stale(am_word *cell, int64_t k, int64_t n)
-{
-    int64_t last = (int64_t)(am_uload_acquire((am_uword *)&cell[TP_LAST]) ^ TP_BIAS);
-    return k > last && (uint64_t)k - (uint64_t)last >= (uint64_t)n;
-}
-
-/* The lap that slot index j holds in the window ending at slot k (lap, i). */
-static inline uint64_t
-tp_expected_tag(int64_t lap, int64_t i, int64_t j)
-{
-    return (uint64_t)(j <= i ? lap : lap - 1) & TP_TAG_MASK;
-}
-
-/* Fold and zero ring[j] if it is older than the window ending at (lap, i).
- * One attempt: if the word moves under us, someone else is using it. */
-static void
-tp_sweep_one(am_word *cell, int64_t lap, int64_t i, int64_t j)
-{
-    am_uword *slot = &tp_ring(cell)[j];
-    uint64_t w = am_uload_acquire(slot);
-    uint64_t d = (tp_expected_tag(lap, i, j) - (w >> TP_CNT_BITS)) & TP_TAG_MASK;
-    if (d == 0 || d >= TP_TAG_HALF || tp_count(w) == 0) {
-        return;  /* live, newer than our view, or empty */
-    }
-    am_ufetch_max_acq_rel((am_uword *)&cell[TP_PEAK], tp_count(w));
-    (void)am_ucas_acq_rel(slot, &w, 0);
-}
-
-static void
-tp_add_to_slot(am_word *cell, const tp_config *cfg, int64_t now, uint64_t e)
-{
-    int64_t n = cfg->n;
-    int64_t k = tp_floordiv(now, cfg->res_ns);
-    int64_t lap = tp_floordiv(k, n);
-    int64_t i = k - lap * n;
-    uint64_t tag = (uint64_t)lap & TP_TAG_MASK;
-    am_uword *slot = &tp_ring(cell)[i];
-    uint64_t w = am_uload_acquire(slot);
-    for (;;) {
-        uint64_t wtag = w >> TP_CNT_BITS;
-        uint64_t d = (tag - wtag) & TP_TAG_MASK;
-        if (w != 0 && ((d == 0 && !tp_all_stale(cell, k, n)) || d >= TP_TAG_HALF)) {
-            /* our slot, or a later one that a faster clock reading opened */
-            uint64_t next = (wtag << TP_CNT_BITS) | tp_sat_add(tp_count(w), e);
-            if (am_ucas_acq_rel(slot, &w, next)) {
-                return;
-            }
-            continue;
-        }
-        /* stale: fold its count into PEAK first (the replacing CAS releases
-         * the fold), announce the rotation in LAST, then replace the word */
-        if (tp_count(w) != 0) {
-            am_ufetch_max_acq_rel((am_uword *)&cell[TP_PEAK], tp_count(w));
-        }
-        am_ufetch_max_acq_rel((am_uword *)&cell[TP_LAST], (uint64_t)k ^ TP_BIAS);
-        uint64_t next = (tag << TP_CNT_BITS) | tp_sat_add(0, e);
-        if (am_ucas_acq_rel(slot, &w, next)) {
-            uint64_t c = am_ufetch_add_acq_rel((am_uword *)&cell[TP_SWEEP], 1);
-            tp_sweep_one(cell, lap, i, (int64_t)(c % (uint64_t)n));
-            return;
-        }
-    }
-}
-
-/* The window sum as of `now` and the peak count, slots read before PEAK
- * (see the header). The caller brackets it with the RS/RD checks. */
-static void
-tp_read_window(am_word *cell, const tp_config *cfg, int64_t now, uint64_t *sum, uint64_t *peak)
-{
-    int64_t n = cfg->n;
-    int64_t k = tp_floordiv(now, cfg->res_ns);
-    int64_t lap = tp_floordiv(k, n);
-    int64_t i = k - lap * n;
-    int all_stale = tp_all_stale(cell, k, n);
-    am_uword *ring = tp_ring(cell);
-    uint64_t s = 0, p = 0;
-    for (int64_t j = 0; j < n; j++) {
-        uint64_t w = am_uload_acquire(&ring[j]);
-        uint64_t c = tp_count(w);
-        if (c > p) {
-            p = c;
-        }
-        if (!all_stale && (w >> TP_CNT_BITS) == tp_expected_tag(lap, i, j)) {
-            s += c;
-        }
-    }
-    uint64_t folded = am_uload_acquire((am_uword *)&cell[TP_PEAK]);
-    *sum = s;
-    *peak = folded > p ? folded : p;
-}
-
 /* ---- reads ------------------------------------------------------------ */
+
+/* The sums of one per-record word over every cell (`which`: TS_EVENTS,
+ * TS_SAMPLES or TS_VIOL), each read with acquire. Bounded per cell (see
+ * throughput.h), so the sum stays inside int64. */
+static int64_t
+tp_total(ThroughputObject *self, am_stripes *t, int which)
+{
+    tp_part base = tp_base_part(self->cell);
+    am_word *words[] = {base.events, base.samples, base.viol};
+    int64_t sum = am_load_acquire(words[which]);
+    if (t != NULL) {
+        for (uint32_t i = 0; i <= t->mask; i++) {
+            sum += am_load_acquire(&am_stripe(t, i)[which]);
+        }
+    }
+    return sum;
+}
 
 typedef struct {
     int64_t events, samples, violations;
@@ -352,11 +164,12 @@ tp_read(ThroughputObject *self, tp_values *v)
             memset(v, 0, sizeof *v);  /* a reset is mid-way: linearize after it */
             return 0;
         }
+        am_stripes *t = tp_stripes(self);
         uint64_t sum, peak;
-        tp_read_window(cell, cfg, now, &sum, &peak);
-        int64_t viol = am_load_acquire(&cell[TP_VIOL]);
-        int64_t samples = am_load_acquire(&cell[TP_SAMPLES]);
-        int64_t events = am_load_acquire(&cell[TP_EVENTS]);
+        tp_read_window(self, t, now, &sum, &peak);
+        int64_t viol = tp_total(self, t, TS_VIOL);
+        int64_t samples = tp_total(self, t, TS_SAMPLES);
+        int64_t events = tp_total(self, t, TS_EVENTS);
         int64_t t0 = am_load_acquire(&cell[TP_T0]);
         if (am_load_acquire(&cell[TP_RS]) != rs) {
             continue;
@@ -407,10 +220,13 @@ tp_make(PyTypeObject *type, PyObject *window, PyObject *res, PyObject *sla, PyOb
         Py_XDECREF(clk);
         goto error;
     }
+    cfg.arena = owner != NULL;
     self->cfg = cfg;
     self->clock = clk;
-    self->owner = owner;  /* the object owns it from here on */
-    if (owner == NULL) {
+    if (owner != NULL) {
+        self->owner = owner;  /* the object owns it from here on */
+    }
+    else {  /* stripes: NULL (tp_alloc zeroed the object) */
         words = PyMem_Calloc(TP_HEAD + (size_t)cfg.n, sizeof(am_word));
         if (words == NULL) {
             Py_DECREF(self);
@@ -491,7 +307,9 @@ Throughput_traverse(PyObject *op, visitproc visit, void *arg)
     ThroughputObject *self = ThroughputObject_CAST(op);
     Py_VISIT(Py_TYPE(op));
     Py_VISIT(self->clock);
-    Py_VISIT(self->owner);
+    if (self->cfg.arena) {
+        Py_VISIT(self->owner);
+    }
     return 0;
 }
 
@@ -511,16 +329,100 @@ Throughput_dealloc(PyObject *op)
     PyTypeObject *tp = Py_TYPE(op);
     PyObject_GC_UnTrack(op);
     Py_CLEAR(self->clock);
-    if (self->owner == NULL) {
-        PyMem_Free(self->cell);
+    if (self->cfg.arena) {
+        Py_CLEAR(self->owner);
     }
-    Py_CLEAR(self->owner);
+    else {
+        PyMem_Free(self->cell);
+        am_stripes_free(&self->stripes);
+    }
     self->cell = NULL;
     tp->tp_free(op);
     Py_DECREF(tp);
 }
 
 /* ---- record ------------------------------------------------------------ */
+
+/* Checked add of e (>= 0) to the base EVENTS, kept <= `max`: 0, or -1 with
+ * *prev = the value refused (nothing changed). */
+static int
+tp_base_events(am_word *events, int64_t e, int64_t max, int64_t *prev)
+{
+    int64_t cur = am_load_relaxed(events);
+    for (;;) {
+        if (cur > max - e) {
+            *prev = cur;
+            return -1;
+        }
+        if (am_cas_weak_acq_rel(events, &cur, cur + e)) {
+            return 0;
+        }
+    }
+}
+
+/* Step one of record(): add e to the EVENTS of the cell this record goes to
+ * (see "Stripes" in throughput.h) and say which: *part receives its words,
+ * *t the table (NULL: none). Returns 0, or -1 with *prev set (overflow:
+ * nothing changed). */
+static int
+tp_take_events(ThroughputObject *self, int64_t e, am_stripes **t, tp_part *part, int64_t *prev)
+{
+    tp_part base = tp_base_part(self->cell);
+    *part = base;
+    *t = NULL;
+    if (self->cfg.arena) {
+        return tp_base_events(base.events, e, INT64_MAX, prev);
+    }
+    void *tp = am_ptr_load_acquire(&self->stripes);
+    if (tp == NULL) {
+        int64_t cur = am_load_relaxed(base.events);
+        if (cur > INT64_MAX - e) {
+            *prev = cur;
+            return -1;
+        }
+        if (cur + e > INT64_MAX - AM_TP_GUARD) {
+            /* leaving the band: keep all of int64 for good, unless striped meanwhile */
+            if (am_ptr_cas_acq_rel(&self->stripes, &tp, AM_STRIPES_NEVER)
+                || tp == AM_STRIPES_NEVER) {
+                return tp_base_events(base.events, e, INT64_MAX, prev);
+            }
+        }
+        else if (am_cas_acq_rel(base.events, &cur, cur + e)) {
+            return 0;  /* uncontended: the common case, and every case with a GIL */
+        }
+        else {
+            Py_ssize_t words = TS_HEAD + (Py_ssize_t)self->cfg.n;
+            tp = am_stripes_grow(&self->stripes, words,
+                                 AM_TP_GUARD / am_stripes_for_this_machine(), NULL);
+            if (tp == NULL) {  /* out of memory, or went wide meanwhile */
+                tp = am_ptr_load_acquire(&self->stripes);
+                int64_t max = tp == NULL ? INT64_MAX - AM_TP_GUARD : INT64_MAX;
+                return tp_base_events(base.events, e, max, prev);
+            }
+        }
+    }
+    if (tp == AM_STRIPES_NEVER) {
+        return tp_base_events(base.events, e, INT64_MAX, prev);
+    }
+    am_stripes *table = tp;
+    *t = table;
+    if (e <= table->limit) {
+        uint32_t p = am_probe();
+        for (;;) {
+            am_word *stripe = am_stripe(table, p & table->mask);
+            int64_t cur = am_load_relaxed(&stripe[TS_EVENTS]);
+            if (cur > table->limit - e) {
+                break;  /* this stripe is full: the record goes to the base */
+            }
+            if (am_cas_acq_rel(&stripe[TS_EVENTS], &cur, cur + e)) {
+                *part = tp_stripe_part(stripe);
+                return 0;
+            }
+            p = am_probe_next(p);  /* collided with another thread: move */
+        }
+    }
+    return tp_base_events(base.events, e, INT64_MAX - AM_TP_GUARD, prev);
+}
 
 PyDoc_STRVAR(Throughput_record_doc,
 "record($self, /, events=1, latency_ns=None)\n--\n\n"
@@ -564,16 +466,17 @@ Throughput_record(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObjec
     if (tp_now(self, &now) < 0) {
         return NULL;
     }
-    am_word *cell = self->cell;
-    if (am_add_checked_acq_rel(&cell[TP_EVENTS], events, &prev) < 0) {
+    am_stripes *t = NULL;
+    tp_part part;
+    if (tp_take_events(self, events, &t, &part, &prev) < 0) {
         return am_overflow("record()", prev, events);
     }
     if (events != 0) {
-        tp_add_to_slot(cell, &self->cfg, now, (uint64_t)events);
+        tp_add_to_slot(self, t, part.ring, now, (uint64_t)events);
     }
-    (void)am_fetch_add_acq_rel(&cell[TP_SAMPLES], 1);
+    (void)am_fetch_add_acq_rel(part.samples, 1);
     if (violated) {
-        (void)am_fetch_add_acq_rel(&cell[TP_VIOL], 1);
+        (void)am_fetch_add_acq_rel(part.viol, 1);
     }
     Py_RETURN_NONE;
 }
@@ -586,7 +489,8 @@ PyDoc_STRVAR(Throughput_events_processed_doc,
 static PyObject *
 Throughput_events_processed(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
-    return PyLong_FromLongLong(am_load_acquire(&ThroughputObject_CAST(op)->cell[TP_EVENTS]));
+    ThroughputObject *self = ThroughputObject_CAST(op);
+    return PyLong_FromLongLong(tp_total(self, tp_stripes(self), TS_EVENTS));
 }
 
 PyDoc_STRVAR(Throughput_sample_count_doc,
@@ -595,7 +499,8 @@ PyDoc_STRVAR(Throughput_sample_count_doc,
 static PyObject *
 Throughput_sample_count(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
-    return PyLong_FromLongLong(am_load_acquire(&ThroughputObject_CAST(op)->cell[TP_SAMPLES]));
+    ThroughputObject *self = ThroughputObject_CAST(op);
+    return PyLong_FromLongLong(tp_total(self, tp_stripes(self), TS_SAMPLES));
 }
 
 PyDoc_STRVAR(Throughput_sla_violations_doc,
@@ -604,7 +509,8 @@ PyDoc_STRVAR(Throughput_sla_violations_doc,
 static PyObject *
 Throughput_sla_violations(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
-    return PyLong_FromLongLong(am_load_acquire(&ThroughputObject_CAST(op)->cell[TP_VIOL]));
+    ThroughputObject *self = ThroughputObject_CAST(op);
+    return PyLong_FromLongLong(tp_total(self, tp_stripes(self), TS_VIOL));
 }
 
 PyDoc_STRVAR(Throughput_sla_violation_rate_doc,
@@ -614,9 +520,10 @@ PyDoc_STRVAR(Throughput_sla_violation_rate_doc,
 static PyObject *
 Throughput_sla_violation_rate(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
-    am_word *cell = ThroughputObject_CAST(op)->cell;
-    int64_t viol = am_load_acquire(&cell[TP_VIOL]);  /* before SAMPLES: viol <= samples */
-    int64_t samples = am_load_acquire(&cell[TP_SAMPLES]);
+    ThroughputObject *self = ThroughputObject_CAST(op);
+    am_stripes *t = tp_stripes(self);
+    int64_t viol = tp_total(self, t, TS_VIOL);  /* before SAMPLES: viol <= samples */
+    int64_t samples = tp_total(self, t, TS_SAMPLES);
     if (samples == 0) {
         return PyFloat_FromDouble(0.0);
     }
@@ -655,7 +562,7 @@ Throughput_peak_throughput(PyObject *op, PyObject *Py_UNUSED(ignored))
             return PyFloat_FromDouble(0.0);
         }
         uint64_t sum, peak;
-        tp_read_window(cell, &self->cfg, 0, &sum, &peak);  /* `now` only affects sum */
+        tp_read_window(self, tp_stripes(self), 0, &sum, &peak);  /* `now` only affects sum */
         if (am_load_acquire(&cell[TP_RS]) == rs) {
             return PyFloat_FromDouble((double)peak / self->cfg.resolution_s);
         }
@@ -696,29 +603,33 @@ Throughput_reset(PyObject *op, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     (void)am_fetch_add_acq_rel(&cell[TP_RS], 1);
-    am_uword *ring = tp_ring(cell);
-    for (int64_t j = 0; j < self->cfg.n; j++) {
-        am_ustore_release(&ring[j], 0);
+    am_stripes *t = tp_stripes(self);
+    for (uint32_t c = 0; c <= (t == NULL ? 0u : am_stripes_count(t)); c++) {
+        tp_part part = c == 0 ? tp_base_part(cell) : tp_stripe_part(am_stripe(t, c - 1));
+        for (int64_t j = 0; j < self->cfg.n; j++) {
+            am_ustore_release(&part.ring[j], 0);
+        }
+        am_store_release(part.events, 0);
+        am_store_release(part.samples, 0);
+        am_store_release(part.viol, 0);
     }
     am_store_release(&cell[TP_PEAK], 0);
-    am_store_release(&cell[TP_EVENTS], 0);
-    am_store_release(&cell[TP_SAMPLES], 0);
-    am_store_release(&cell[TP_VIOL], 0);
     am_store_release(&cell[TP_T0], now);
     (void)am_fetch_add_acq_rel(&cell[TP_RD], 1);
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(Throughput_sizeof_doc,
-"__sizeof__($self, /)\n--\n\nSize in bytes, the ring included when the object owns it.");
+"__sizeof__($self, /)\n--\n\nSize in bytes, the ring and stripes included when the object owns them.");
 
 static PyObject *
 Throughput_sizeof(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     ThroughputObject *self = ThroughputObject_CAST(op);
     size_t size = (size_t)Py_TYPE(op)->tp_basicsize;
-    if (self->owner == NULL) {
+    if (!self->cfg.arena) {
         size += (size_t)(TP_HEAD + self->cfg.n) * sizeof(am_word);
+        size += (size_t)am_stripes_bytes(&self->stripes);
     }
     return PyLong_FromSize_t(size);
 }
@@ -757,6 +668,35 @@ static PyGetSetDef Throughput_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
+PyDoc_STRVAR(Throughput_spread_doc,
+"_spread($self, /)\n--\n\n"
+"Private test seam: allocate the stripe table now (record() does it when\n"
+"it contends) and return the number of stripes; 0 for an arena cell or a\n"
+"wide one (events past 2**63 - 2**55 before any contention).");
+
+static PyObject *
+Throughput_spread(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    ThroughputObject *self = ThroughputObject_CAST(op);
+    if (self->cfg.arena) {
+        return PyLong_FromLong(0);
+    }
+    if (am_load_acquire(&self->cell[TP_EVENTS]) > INT64_MAX - AM_TP_GUARD) {
+        void *expected = NULL;  /* as record() would: go wide first */
+        (void)am_ptr_cas_acq_rel(&self->stripes, &expected, AM_STRIPES_NEVER);
+    }
+    Py_ssize_t words = TS_HEAD + (Py_ssize_t)self->cfg.n;
+    am_stripes *t = am_stripes_grow(&self->stripes, words,
+                                    AM_TP_GUARD / am_stripes_for_this_machine(), NULL);
+    if (t == NULL) {
+        if (am_ptr_load_acquire(&self->stripes) == AM_STRIPES_NEVER) {
+            return PyLong_FromLong(0);
+        }
+        return PyErr_NoMemory();
+    }
+    return PyLong_FromUnsignedLong((unsigned long)am_stripes_count(t));
+}
+
 static PyMethodDef Throughput_methods[] = {
     {"record", AM_METHOD(Throughput_record), METH_FASTCALL | METH_KEYWORDS,
      Throughput_record_doc},
@@ -771,6 +711,7 @@ static PyMethodDef Throughput_methods[] = {
     {"_read", Throughput_read, METH_NOARGS, Throughput_read_doc},
     {"reset", Throughput_reset, METH_NOARGS, Throughput_reset_doc},
     {"__sizeof__", Throughput_sizeof, METH_NOARGS, Throughput_sizeof_doc},
+    {"_spread", Throughput_spread, METH_NOARGS, Throughput_spread_doc},
     {"_from_buffer", AM_METHOD(Throughput_from_buffer), METH_FASTCALL | METH_CLASS,
      Throughput_from_buffer_doc},
     {"_cell_bytes", AM_METHOD(Throughput_cell_bytes), METH_FASTCALL | METH_CLASS,

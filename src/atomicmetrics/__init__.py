@@ -18,6 +18,7 @@ from atomicmetrics._core import (
     AtomicMinMax,
     StripedCounter,
 )
+from atomicmetrics._lifetime import process_lifetime
 from atomicmetrics.atomic_histogram import AtomicHistogram
 from atomicmetrics.atomic_native_histogram import AtomicNativeHistogram, NativeHistogramSnapshot
 from atomicmetrics.config import (
@@ -84,6 +85,7 @@ __all__ = [
     "make_asgi_app",
     "make_recorder",
     "make_wsgi_app",
+    "process_lifetime",
     "production_metrics_config",
     "start_http_server",
 ]

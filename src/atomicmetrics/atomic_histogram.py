@@ -28,8 +28,11 @@ class AtomicHistogram(_core.AtomicHistogram):
     bisection). Readers (every getter, ``snapshot()``, ``reset()``) exclude
     each other by a lock bit in the cell, never block ``observe()``, and see
     a consistent state: client_golang's hot/cold scheme
-    (``csrc/hotcold.h``). Does not check that the sum stays finite: it
-    becomes +-Inf or NaN like float addition.
+    (``csrc/hotcold.h``). When ``observe()`` calls contend (free-threaded
+    builds), the histogram spreads over per-thread stripes, each a whole
+    cell, and readers add them up (``csrc/stripes.h``); it is one cell until
+    then, and always on a GIL build. Does not check that the sum stays
+    finite: it becomes +-Inf or NaN like float addition.
     """
 
     __slots__ = ()
@@ -37,8 +40,9 @@ class AtomicHistogram(_core.AtomicHistogram):
     def snapshot(self) -> HistogramSnapshot:
         """A consistent ``HistogramSnapshot(bounds, buckets, count, sum)``.
 
-        Exactly the observations started before the call; ``count ==
-        sum(buckets)`` always. One reader pass (see the class), then the
+        The observations started before the call (per stripe, when striped:
+        one starting meanwhile may be in this snapshot or the next, whole);
+        ``count == sum(buckets)`` always. One reader pass (see the class), then the
         dataclass is built without holding anything.
         """
         return HistogramSnapshot(*self._snapshot())

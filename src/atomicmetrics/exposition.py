@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from atomicmetrics.formatting import append_sample_lines, escape_help_text
 from atomicmetrics.registry import REGISTRY
-from atomicmetrics.samples import Collector
+from atomicmetrics.rendering import render
+from atomicmetrics.samples import Collector, MetricFamily
 
 __all__ = ["CONTENT_TYPE_TEXT", "generate_text"]
 
@@ -32,21 +33,32 @@ def generate_text(registry: Collector = REGISTRY) -> bytes:
     ``registry`` is anything with ``collect()`` yielding ``MetricFamily``
     objects. Thread-safe as far as ``collect()`` is (the registry's is):
     recording goes on while this runs and each value is one atomic read. Cost
-    is linear in the number of samples; labels a producer cached in
-    ``Sample.rendered_labels`` are not rendered again. Raises ``TypeError``
-    for a sample value that is not ``int``/``float``. It does not check names,
-    label names or sample/family consistency: families are trusted to be
-    valid (the registry validated them when they were created).
+    is linear in the number of samples; a registry's counters, gauges and
+    histograms are written in C from their children (``atomicmetrics.rendering``),
+    and labels a producer cached in ``Sample.rendered_labels`` are not
+    rendered again. Raises ``TypeError`` for a sample value that is not
+    ``int``/``float``. It does not check names, label names or
+    sample/family consistency: families are trusted to be valid (the
+    registry validated them when they were created).
     """
-    out: list[str] = []
-    append = out.append
-    for family in registry.collect():
-        kind = family.type
-        name = family.name + "_total" if kind == "counter" else family.name
-        if family.help:
-            append(f"# HELP {name} {escape_help_text(family.help)}\n")
-        append(f"# TYPE {name} {_TYPE_WORDS.get(kind, 'untyped')}\n")
+    return render(registry, _TEXT)
+
+
+class _Text:
+    """Prometheus text 0.0.4 for ``atomicmetrics.rendering.render``."""
+
+    openmetrics = False
+
+    def header(self, name: str, kind: str, help: str) -> str:
+        if kind == "counter":
+            name += "_total"
+        head = f"# HELP {name} {escape_help_text(help)}\n" if help else ""
+        return f"{head}# TYPE {name} {_TYPE_WORDS.get(kind, 'untyped')}\n"
+
+    def family(self, family: MetricFamily) -> str:
+        out = [self.header(family.name, family.type, family.help)]
         append_sample_lines(out, family.samples)
-    # A custom collector's text may hold lone surrogates (the registry refuses
-    # them): escaped, so one bad string cannot fail every scrape.
-    return "".join(out).encode("utf-8", "backslashreplace")
+        return "".join(out)
+
+
+_TEXT = _Text()

@@ -26,7 +26,10 @@ A family hands out *children* (the objects that record) with ``labels()``:
   ``max_series``: a collapsing family exposes at most ``max_series + 1``
   series. (A child asked for by name with all values ``"__overflow__"``
   while there was room becomes that shared child when the family first
-  collapses.) Removing children makes room again.
+  collapses.) Removing children makes room again. A storage may apply the
+  limit more widely (a multi-process registry counts the label sets of every
+  process) by refusing a new child with ``CardinalityError``; the family
+  then raises it or collapses the same way.
 * ``remove(*values)`` forgets a child (absent ones are ignored) and
   ``clear()`` forgets all; a thread still holding a removed child keeps
   recording into it, but it is no longer exposed.
@@ -35,10 +38,27 @@ A family hands out *children* (the objects that record) with ``labels()``:
   methods are that child's own bound methods, so the call costs what the
   child's costs. ``labels()`` with no values returns that child; ``remove``
   raises ``ValueError`` and ``clear`` does nothing on such a family.
+* Free-threaded builds: a family, its children and the objects on their
+  recording paths (``labels``, the proxied methods, each child's cells and
+  bound methods) are *pinned* (``atomicmetrics._lifetime``: immortal on
+  3.13t within a per-process budget) when they are created, before any other
+  thread can see them, so that threads recording through one module-level
+  family do not fight over its reference counts. A removed child that was
+  pinned is never freed; the budget bounds how many there can be
+  (docs/freethreading.md).
 
 Families are collectors: ``collect()`` yields the ``MetricFamily`` objects
 the family is exposed as, reading one consistent snapshot per child. Reading
 takes no lock that recording could wait on.
+
+Counter, gauge and histogram families are ``RenderedFamily``: their children
+are the C types ``Counter``, ``Gauge`` and ``Histogram``, one small object
+per child that keeps its cells and its label text, rendered once when the
+child is made. The text formats write such a family in C without building a
+``Sample`` (``atomicmetrics.rendering``), and its ``collect()`` builds the
+samples in C. Composite families (rule execution, throughput) hold the C
+metrics themselves and are collected in Python, their label texts kept from
+one scrape to the next by ``LabelTexts``.
 """
 
 from __future__ import annotations
@@ -47,10 +67,11 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MethodType
-from typing import ClassVar, Generic, Literal, TypeVar, cast
+from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from atomicmetrics import _fork
-from atomicmetrics._core import _FastLookup
+from atomicmetrics._core import _FastLookup, _samples
+from atomicmetrics._lifetime import pin
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.names import validate_text
 from atomicmetrics.samples import LabelPairs, MetricFamily, MetricType, Sample
@@ -63,6 +84,7 @@ __all__ = [
     "FamilySpec",
     "LabelTexts",
     "OnOverflow",
+    "RenderedFamily",
 ]
 
 ChildT = TypeVar("ChildT")
@@ -84,7 +106,8 @@ Rendered = tuple[tuple[str, ...], tuple[LabelPairs, ...]]
 
 
 class LabelTexts:
-    """The rendered label text of each label set of one scrape, reused by the next.
+    """The rendered label text of each label set of one scrape, reused by the next
+    (for the composite families, whose children keep no text).
 
     ``texts(labels, le)`` returns ``render_labels(labels)`` followed by the
     text of ``labels + (("le", b),)`` for each ``b`` of ``le`` -- what the
@@ -186,24 +209,32 @@ class Family(Generic[ChildT]):
         # forever; tests/stress/test_reentrancy.py). A creation that was
         # re-entered sees _generation moved and checks again before it
         # publishes anything.
-        self._lock = threading.RLock()  # renewed in a fork child (_fork)
+        # Renewed in a fork child (_fork); the storage's own lock if it has one.
+        self._lock = spec.storage.creation_lock() or threading.RLock()
         self._generation = 0  # guarded by _lock: bumped on every insert and removal
         self._only: ChildT | None = None  # the child of an unlabelled family
-        # Read side: rendered label texts of the last scrape (see LabelTexts);
-        # replaced by each scrape, never mutated.
+        # Read side of the composite families: rendered label texts of the
+        # last scrape (see LabelTexts) and each child's label pairs as of the
+        # last scrape, keyed as _children; each replaced by every scrape,
+        # never mutated.
         self._texts: dict[LabelPairs, Rendered] = {}
-        # Read side: each child's label pairs as of the last scrape, keyed as
-        # _children; replaced by each scrape, never mutated.
         self._pairs: dict[str | tuple[str, ...], LabelPairs] = {}
         _fork.register(self)
         # labels() with only exact-str values: one C call, one dict read.
-        self.__dict__["labels"] = _FastLookup(self._children, MethodType(Family.labels, self))
+        fast = _FastLookup(self._children, MethodType(Family.labels, self))
+        self.__dict__["labels"] = fast
+        proxied: list[object] = []
         if not labelnames:
             child = self._new_child(())
             self._only = child
             self._children[()] = child
             for attr in self._proxied:
-                self.__dict__[attr] = getattr(child, attr)
+                proxied.append(getattr(child, attr))
+                self.__dict__[attr] = proxied[-1]
+            proxied += self._child_parts(child)
+        # Not published yet (the registry publishes the family after this):
+        # every thread that records through it will load these.
+        pin(self, self.__dict__, fast, *proxied)
 
     # ---- children ----------------------------------------------------------
 
@@ -293,7 +324,15 @@ class Family(Generic[ChildT]):
                 generation = self._generation
                 # May run a signal handler or a GC finalizer on this thread that
                 # creates or removes children itself (the lock is reentrant).
-                child = self._new_child(values)
+                try:
+                    child = self._new_child(values)
+                except CardinalityError:
+                    # The storage's own limit (the multi-process arena counts
+                    # every process's label sets): as for this family's.
+                    if self._on_overflow == "raise":
+                        raise
+                    return self._overflow_child()
+                pin(*self._child_parts(child))  # not published yet: see the module docstring
                 # The commit: no call and no allocation of a tracked object
                 # between the check and the store, so nothing re-enters there.
                 if self._generation == generation:
@@ -327,6 +366,7 @@ class Family(Generic[ChildT]):
                 return child
             generation = self._generation
             child = self._new_child(values)  # may re-enter, as in _child_for
+            pin(*self._child_parts(child))
             if self._generation == generation:
                 self._children[key] = child
                 self._overflow = child
@@ -335,7 +375,7 @@ class Family(Generic[ChildT]):
 
     def _after_fork_in_child(self) -> None:
         """In a fork child: the parent thread that held ``_lock`` is gone."""
-        self._lock = threading.RLock()
+        self._lock = self._storage.creation_lock() or threading.RLock()
 
     def _discard(self, labelvalues: tuple[str, ...]) -> None:
         """Forget the child of ``labelvalues`` here only, without telling the
@@ -400,8 +440,72 @@ class Family(Generic[ChildT]):
     def _new_child(self, labelvalues: tuple[str, ...]) -> ChildT:
         raise NotImplementedError
 
+    def _child_parts(self, child: ChildT) -> tuple[object, ...]:
+        """``child`` and the objects its recording path loads: what a new
+        child pins. The child itself: every child is a C object (a C metric,
+        or a ``Counter``/``Gauge``/``Histogram`` that reaches its cells through
+        C pointers, taking no reference on the recording path)."""
+        return (child,)
+
     def _collect(self, items: list[tuple[LabelPairs, ChildT]]) -> Iterator[MetricFamily]:
         raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} labels={list(self.labelnames)}>"
+
+
+class RenderedFamily(Family[ChildT]):
+    """A family of C children (``Counter``, ``Gauge``, ``Histogram``) that
+    render themselves: see the module docstring.
+
+    Subclasses set ``_kind`` and ``_type`` and pass their sample names to
+    ``__init__``: a counter's or gauge's one sample name, or a histogram's
+    ``_bucket``, ``_count`` and ``_sum`` names with its ``le`` label values.
+    ``_new_child`` makes each child with ``_label_text(values)``; ``_collect``
+    (the multi-process registry's entry, with readers that sum a series over
+    processes instead of children) stays in Python.
+    """
+
+    _kind: ClassVar[int]  # what _core._render and _core._samples know the children by
+    _type: ClassVar[MetricType]
+
+    def __init__(
+        self,
+        spec: FamilySpec,
+        sample_names: tuple[str, ...],
+        le: tuple[str, ...] = (),
+        *,
+        render_name: str | None = None,
+        negative_bound: bool = False,
+    ) -> None:
+        self._sample_names = sample_names  # immutable
+        self._le = le  # immutable
+        # immutable: the family part of _core._render (the children dict
+        # goes between kind and name), and its flags in OpenMetrics
+        self._render_name = (sample_names[0] if render_name is None else render_name).encode()
+        self._render_le = tuple([b.encode() for b in le])
+        self._om_flags = 1 if negative_bound else 0  # no _count/_sum: the format forbids them
+        super().__init__(spec)
+
+    def collect(self) -> Iterator[MetricFamily]:
+        """Yield the exposed family: one reading per child, taken once.
+
+        Copies the children dict under its own lock (a critical section on
+        free-threaded CPython) and never takes the family lock.
+        """
+        samples = _samples(
+            self._kind, self._children, self._sample_names, self.labelnames, self._le, Sample
+        )
+        yield MetricFamily(self.name, self._type, self.help, samples)
+
+    def _label_text(self, labelvalues: tuple[str, ...]) -> str:
+        """The label text a new child keeps: ``render_labels`` of its pairs."""
+        return render_labels(tuple(zip(self.labelnames, labelvalues, strict=True)))
+
+    def _render_part(
+        self, openmetrics: bool
+    ) -> tuple[int, dict[Any, Any], bytes, tuple[bytes, ...], int] | None:
+        """What ``_core._render`` writes this family's sample lines from, or
+        None when this family is rendered in Python (from ``collect()``)."""
+        flags = self._om_flags if openmetrics else 0
+        return (self._kind, self._children, self._render_name, self._render_le, flags)

@@ -1,88 +1,40 @@
 """The Prometheus gauge: a float that goes up and down, and its family.
 
-A ``Gauge`` is one ``AtomicFloat`` cell: ``set`` stores, ``inc``/``dec`` add
-by CAS on the double's bits. In a multi-process registry the cell is per
-process and the family's ``multiprocess_mode`` says how processes combine;
-in process the mode is validated and otherwise ignored.
+``Gauge`` is a C type (``atomicmetrics._core``) over one ``AtomicFloat``
+cell: ``set`` stores, ``inc``/``dec`` add by CAS on the double's bits, each
+one C call. In a multi-process registry the cell is per process and the
+family's ``multiprocess_mode`` says how processes combine; in process the
+mode is validated and otherwise ignored.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import ClassVar
 
-from atomicmetrics._core import AtomicCounter, AtomicFloat
-from atomicmetrics.family import Family, FamilySpec
-from atomicmetrics.samples import LabelPairs, MetricFamily, Sample
+from atomicmetrics._core import AtomicCounter, AtomicFloat, Gauge
+from atomicmetrics.family import FamilySpec, RenderedFamily
+from atomicmetrics.samples import MetricType
 from atomicmetrics.storage import MultiprocessMode
 
 __all__ = ["Gauge", "GaugeFamily"]
 
 
-class Gauge:
-    """A float value that can be set, increased and decreased.
-
-    Thread-safe and lock-free. ``set(value)`` stores an ``int`` or ``float``
-    (NaN and infinities included) and ``value()`` loads it; both are the
-    cell's own C methods, so they cost one C call. ``inc``/``dec`` add by a
-    CAS loop. Non-numbers raise ``TypeError``; ints too large for a double
-    raise ``OverflowError``. ``Gauge()`` stands alone with a cell of its own;
-    a family passes the cell its registry's storage made.
-    """
-
-    __slots__ = ("_cell", "_stamp", "set", "value")
-
-    set: Callable[[float], None]
-    value: Callable[[], float]
-
-    def __init__(self, cell: AtomicFloat | None = None, stamp: AtomicCounter | None = None) -> None:
-        self._bind(AtomicFloat() if cell is None else cell, stamp)
-
-    def _bind(self, cell: AtomicFloat, stamp: AtomicCounter | None = None) -> None:
-        """Record into ``cell`` from now on (see ``GaugeFamily._rebind_cells``).
-
-        With a ``stamp`` word (a multi-process ``"mostrecent"`` gauge) every
-        change also stores ``time.time_ns()`` there, after the value.
-        """
-        self._cell = cell
-        self._stamp = stamp
-        self.set = cell.store if stamp is None else self._set_stamped  # set(value)
-        self.value = cell.load  # value(): the current value
-
-    def _set_stamped(self, value: float) -> None:
-        self._cell.store(value)
-        self._stamp.store(time.time_ns())  # type: ignore[union-attr]  # bound only with one
-
-    def inc(self, amount: float = 1.0) -> None:
-        """Add ``amount`` (default 1; may be negative)."""
-        self._cell.add(amount)
-        if self._stamp is not None:
-            self._stamp.store(time.time_ns())
-
-    def dec(self, amount: float = 1.0) -> None:
-        """Subtract ``amount`` (default 1; may be negative)."""
-        self.inc(-amount)
-
-    def set_to_current_time(self) -> None:
-        """Set the value to the current Unix time in seconds (``time.time()``)."""
-        self.set(time.time())
-
-    def __repr__(self) -> str:
-        return f"Gauge({self.value()!r})"
+KIND_GAUGE = 1  # the kind _core._render and _core._samples know gauges by
 
 
-class GaugeFamily(Family[Gauge]):
+class GaugeFamily(RenderedFamily[Gauge]):
     """A family of ``Gauge`` children, exposed under its own name.
 
     Without labels it records directly: ``family.set(3)``, ``family.inc()``.
     """
 
     _proxied: ClassVar[tuple[str, ...]] = ("set", "inc", "dec", "set_to_current_time", "value")
+    _kind: ClassVar[int] = KIND_GAUGE
+    _type: ClassVar[MetricType] = "gauge"
 
     def __init__(self, spec: FamilySpec, *, multiprocess_mode: MultiprocessMode) -> None:
         self.multiprocess_mode = multiprocess_mode
-        super().__init__(spec)
+        super().__init__(spec, (spec.name,))
 
     def set(self, value: float) -> None:
         """``Gauge.set`` of the only child; ``ValueError`` on a labelled family."""
@@ -110,29 +62,17 @@ class GaugeFamily(Family[Gauge]):
         The multi-process registry calls this in a forked child: its storage
         then hands out that process's own per-process cells. Takes the
         family lock; a thread recording meanwhile may land in either cell.
+        The family's own methods (an unlabelled family's) are the child's,
+        which read the cell it holds at each call.
         """
         with self._lock:
             for key, child in self._children.items():
                 child._bind(*self._cells(self._values_of(key)))
-            only = self._only
-            if only is not None:  # the family's own set/value are the child's
-                self.__dict__["set"] = only.set
-                self.__dict__["value"] = only.value
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> Gauge:
-        return Gauge(*self._cells(labelvalues))
+        return Gauge._labelled(self._label_text(labelvalues), *self._cells(labelvalues))
 
     def _cells(self, labelvalues: tuple[str, ...]) -> tuple[AtomicFloat, AtomicCounter | None]:
         """The value cell and the stamp word (multi-process "mostrecent" only) of a child."""
         key, mode = self._cell_key(labelvalues, "value"), self.multiprocess_mode
         return self._storage.gauge_cell(key, mode), self._storage.gauge_stamp(key, mode)
-
-    def _collect(self, items: list[tuple[LabelPairs, Gauge]]) -> Iterator[MetricFamily]:
-        name = self.name
-        texts = self._label_texts()
-        text = texts.text
-        samples = tuple(
-            [Sample(name, labels, child.value(), text(labels)) for labels, child in items]
-        )
-        self._keep_texts(texts)
-        yield MetricFamily(name, "gauge", self.help, samples)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from atomicmetrics.formatting import append_sample_lines, escape_help_openmetrics
 from atomicmetrics.registry import REGISTRY
+from atomicmetrics.rendering import render
 from atomicmetrics.samples import Collector, LabelPairs, MetricFamily, Sample
 
 __all__ = ["CONTENT_TYPE_OPENMETRICS", "generate_openmetrics"]
@@ -35,21 +36,28 @@ def generate_openmetrics(registry: Collector = REGISTRY) -> bytes:
     errors and what is not checked are as for
     :func:`atomicmetrics.generate_text`.
     """
-    out: list[str] = []
-    append = out.append
-    for family in registry.collect():
-        name = family.name
-        append(f"# TYPE {name} {family.type}\n")
-        if family.help:
-            append(f"# HELP {name} {escape_help_openmetrics(family.help)}\n")
+    return render(registry, _OPENMETRICS)
+
+
+class _OpenMetrics:
+    """OpenMetrics 1.0 for ``atomicmetrics.rendering.render``."""
+
+    openmetrics = True
+
+    def header(self, name: str, kind: str, help: str) -> str:
+        head = f"# TYPE {name} {kind}\n"
+        return f"{head}# HELP {name} {escape_help_openmetrics(help)}\n" if help else head
+
+    def family(self, family: MetricFamily) -> str:
+        out = [self.header(family.name, family.type, family.help)]
         samples = family.samples
         if family.type == "histogram":
             samples = _without_forbidden_sums(family)
         append_sample_lines(out, samples)
-    append("# EOF\n")
-    # A custom collector's text may hold lone surrogates (the registry refuses
-    # them): escaped, so one bad string cannot fail every scrape.
-    return "".join(out).encode("utf-8", "backslashreplace")
+        return "".join(out)
+
+
+_OPENMETRICS = _OpenMetrics()
 
 
 def _without_forbidden_sums(family: MetricFamily) -> tuple[Sample, ...]:

@@ -31,11 +31,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from atomicmetrics import _fork
+from atomicmetrics._lifetime import pin
 from atomicmetrics._numeric import as_bounds, as_int64
 from atomicmetrics.counter import CounterFamily
 from atomicmetrics.family import Family, FamilySpec, OnOverflow
 from atomicmetrics.gauge import GaugeFamily
-from atomicmetrics.histogram import DEFAULT_BUCKETS_S, HistogramFamily
+from atomicmetrics.histogram import DEFAULT_BUCKETS_S, HistogramFamily, native_config
 from atomicmetrics.json_export import snapshot_families
 from atomicmetrics.names import (
     counter_family_name,
@@ -117,8 +118,10 @@ class Registry:
         on_overflow: OnOverflow = "raise",
         multiprocess_mode: MultiprocessMode = "all",
     ) -> GaugeFamily:
-        """A gauge family. ``multiprocess_mode`` (``all``, ``livesum``, ``max``,
-        ``min``, ``mostrecent``) matters only in a multi-process registry."""
+        """A gauge family. ``multiprocess_mode`` (prometheus_client's names:
+        ``all``, ``liveall``, ``min``, ``livemin``, ``max``, ``livemax``,
+        ``sum``, ``livesum``, ``mostrecent``, ``livemostrecent``) matters only
+        in a multi-process registry."""
         validate_metric_name(name)
         spec = self._spec(name, help, labelnames, max_series, on_overflow)
         if multiprocess_mode not in MULTIPROCESS_MODES:
@@ -138,13 +141,30 @@ class Registry:
         *,
         max_series: int | None = None,
         on_overflow: OnOverflow = "raise",
+        native: bool = False,
+        native_schema: int = 3,
+        native_zero_threshold: float = 2.0**-128,
+        native_max_buckets: int = 160,
     ) -> HistogramFamily:
         """A histogram family; ``buckets`` are upper bounds in seconds
-        (``AtomicHistogram``'s rules; default 5 ms to 10 s). ``le`` is reserved."""
+        (``AtomicHistogram``'s rules; default 5 ms to 10 s). ``le`` is reserved.
+
+        With ``native=True`` each child also keeps an ``AtomicNativeHistogram``
+        (``native_schema``, ``native_zero_threshold``, ``native_max_buckets``:
+        its arguments and rules, errors naming the ``native_`` argument), sent
+        in the protobuf format; ``buckets=()`` then means native only (the
+        text formats show ``_count``, ``_sum`` and the ``+Inf`` bucket)."""
         validate_metric_name(name)
         spec = self._spec(name, help, labelnames, max_series, on_overflow, le_reserved=True)
-        bounds = as_bounds(buckets)
-        return self._get_or_create(HistogramFamily, histogram_names(name), spec, bounds=bounds)
+        if not isinstance(native, bool):
+            raise TypeError(f"native must be a bool, not {type(native).__name__}")
+        config = None
+        if native:
+            config = native_config(native_schema, native_zero_threshold, native_max_buckets)
+        bounds = () if config is not None and len(buckets) == 0 else as_bounds(buckets)
+        return self._get_or_create(
+            HistogramFamily, histogram_names(name), spec, bounds=bounds, native=config
+        )
 
     def rule_execution(
         self,
@@ -358,3 +378,4 @@ def _rule_bounds(buckets: Sequence[float]) -> tuple[float, ...]:
 
 REGISTRY = Registry()
 """The default registry (what ``generate_text()`` and the HTTP server read by default)."""
+pin(REGISTRY)  # module-level: every thread may load it (atomicmetrics._lifetime)

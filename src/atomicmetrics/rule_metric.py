@@ -108,9 +108,12 @@ class RuleExecutionMetric(_core.RuleExecutionMetric):
     operations (plus a CAS for a new min or max). Readers (getters,
     ``snapshot()``, ``reset()``) exclude each other by a lock bit in the
     cell, never block ``record()``, and see one consistent set of executions
-    (``csrc/hotcold.h``). Durations are placed in buckets by their nearest
-    double (exact below 2**53 ns); the average is clamped into [min, max]
-    against rounding.
+    (``csrc/hotcold.h``). Contended ``record()`` calls (free-threaded
+    builds) spread over per-thread stripes, each a whole cell, summed by
+    readers (``csrc/stripes.h``); a striped metric may raise OverflowError
+    within 2**55 ns of a 2**63 ns total (exact while unstriped). Durations
+    are placed in buckets by their nearest double (exact below 2**53 ns);
+    the average is clamped into [min, max] against rounding.
     """
 
     __slots__ = ()

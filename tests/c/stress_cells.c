@@ -157,8 +157,7 @@ enum { TP_WRITERS = 4, TP_RECORDS = 40000, TP_TICKS_PER_SLOT = 97, TP_READERS = 
 #define TP_USED_SLOTS ((TP_WRITERS * TP_RECORDS) / TP_TICKS_PER_SLOT + 2)
 
 typedef struct {
-    am_word *cell;
-    tp_config cfg;
+    ThroughputObject *obj;
     int id;
     int64_t *tally;  /* per slot number, this writer's events (no-wrap runs) */
 } tp_arg;
@@ -166,16 +165,19 @@ typedef struct {
 static atomic_llong tp_clock;
 static atomic_int tp_writers_left;
 
+/* record(e) at clock reading `now`, as Throughput_record does it. */
 static void
-tp_record(am_word *cell, const tp_config *cfg, int64_t now, int64_t e)
+tp_record(ThroughputObject *obj, int64_t now, int64_t e)
 {
     int64_t prev;
-    if (am_add_checked_acq_rel(&cell[TP_EVENTS], e, &prev) < 0) {
+    am_stripes *t;
+    tp_part part;
+    if (tp_take_events(obj, e, &t, &part, &prev) < 0) {
         CHECK(0, "throughput: unexpected overflow");
         return;
     }
-    tp_add_to_slot(cell, cfg, now, (uint64_t)e);
-    (void)am_fetch_add_acq_rel(&cell[TP_SAMPLES], 1);
+    tp_add_to_slot(obj, t, part.ring, now, (uint64_t)e);
+    (void)am_fetch_add_acq_rel(part.samples, 1);
 }
 
 static void *
@@ -185,9 +187,9 @@ tp_writer(void *p)
     for (int64_t r = 0; r < TP_RECORDS; r++) {
         int64_t now = atomic_fetch_add(&tp_clock, 1);
         int64_t e = 1 + (a->id + r) % 3;
-        tp_record(a->cell, &a->cfg, now, e);
+        tp_record(a->obj, now, e);
         if (a->tally != NULL) {
-            a->tally[now / a->cfg.res_ns] += e;
+            a->tally[now / a->obj->cfg.res_ns] += e;
         }
     }
     atomic_fetch_sub(&tp_writers_left, 1);
@@ -201,8 +203,9 @@ tp_reader(void *p)
     while (atomic_load(&tp_writers_left) > 0) {
         uint64_t sum, peak;
         int64_t now = atomic_load(&tp_clock);
-        tp_read_window(a->cell, &a->cfg, now, &sum, &peak);
-        int64_t events = am_load_acquire(&a->cell[TP_EVENTS]);
+        am_stripes *t = tp_stripes(a->obj);
+        tp_read_window(a->obj, t, now, &sum, &peak);
+        int64_t events = tp_total(a->obj, t, TS_EVENTS);
         CHECK(sum <= (uint64_t)events && peak <= (uint64_t)events,
               "throughput: window %llu / peak %llu above events %lld",
               (unsigned long long)sum, (unsigned long long)peak, (long long)events);
@@ -210,24 +213,30 @@ tp_reader(void *p)
     return NULL;
 }
 
+/* One run on a ring of n slots. `striped`: publish the stripe table first
+ * (else it appears when the writers first contend, or never). */
 static void
-stress_throughput_once(int64_t n)
+stress_throughput_once(int64_t n, int striped)
 {
-    tp_config cfg = {.res_ns = TP_TICKS_PER_SLOT, .n = n, .window_ns = n * TP_TICKS_PER_SLOT};
-    am_word *cell = calloc(TP_HEAD + (size_t)n, sizeof(am_word));
+    ThroughputObject obj;
+    memset(&obj, 0, sizeof obj);
+    obj.cfg = (tp_config){.res_ns = TP_TICKS_PER_SLOT, .n = n, .window_ns = n * TP_TICKS_PER_SLOT};
+    obj.cell = calloc(TP_HEAD + (size_t)n, sizeof(am_word));
+    if (striped) {
+        am_stripes_grow(&obj.stripes, TS_HEAD + n, AM_TP_GUARD / am_stripes_for_this_machine(),
+                        NULL);
+    }
     int no_wrap = n >= TP_USED_SLOTS;
     int64_t *tallies = no_wrap ? calloc((size_t)TP_WRITERS * TP_USED_SLOTS, sizeof(int64_t)) : NULL;
     atomic_store(&tp_clock, 0);
     atomic_store(&tp_writers_left, TP_WRITERS);
     tp_arg args[TP_WRITERS + TP_READERS];
-    void *ptrs[TP_WRITERS + TP_READERS];
     for (int i = 0; i < TP_WRITERS + TP_READERS; i++) {
-        args[i] = (tp_arg){cell, cfg, i, no_wrap && i < TP_WRITERS ? tallies + i * TP_USED_SLOTS : NULL};
-        ptrs[i] = &args[i];
+        args[i] = (tp_arg){&obj, i, no_wrap && i < TP_WRITERS ? tallies + i * TP_USED_SLOTS : NULL};
     }
     pthread_t t[TP_WRITERS + TP_READERS];
     for (int i = 0; i < TP_WRITERS + TP_READERS; i++) {
-        pthread_create(&t[i], NULL, i < TP_WRITERS ? tp_writer : tp_reader, ptrs[i]);
+        pthread_create(&t[i], NULL, i < TP_WRITERS ? tp_writer : tp_reader, &args[i]);
     }
     for (int i = 0; i < TP_WRITERS + TP_READERS; i++) {
         pthread_join(t[i], NULL);
@@ -238,41 +247,51 @@ stress_throughput_once(int64_t n)
             expected += 1 + (i + r) % 3;
         }
     }
-    CHECK(am_load_acquire(&cell[TP_EVENTS]) == expected, "throughput: events total wrong");
-    CHECK(am_load_acquire(&cell[TP_SAMPLES]) == TP_WRITERS * TP_RECORDS,
+    am_stripes *table = tp_stripes(&obj);
+    CHECK(!striped || table != NULL, "throughput: the stripes vanished");
+    CHECK(tp_total(&obj, table, TS_EVENTS) == expected, "throughput: events total wrong");
+    CHECK(tp_total(&obj, table, TS_SAMPLES) == TP_WRITERS * TP_RECORDS,
           "throughput: samples total wrong");
     if (no_wrap) {
-        am_uword *ring = tp_ring(cell);
         int64_t in_ring = 0, max_slot = 0;
+        uint32_t cells = table == NULL ? 1u : am_stripes_count(table) + 1u;
         for (int64_t k = 0; k < TP_USED_SLOTS; k++) {
             int64_t want = 0;
             for (int i = 0; i < TP_WRITERS; i++) {
                 want += tallies[i * TP_USED_SLOTS + k];
             }
-            int64_t got = (int64_t)tp_count(am_uload_acquire(&ring[k]));
+            int64_t got = 0;  /* slot k over every cell */
+            for (uint32_t c = 0; c < cells; c++) {
+                tp_part part = c == 0 ? tp_base_part(obj.cell)
+                                      : tp_stripe_part(am_stripe(table, c - 1));
+                got += (int64_t)tp_count(am_uload_acquire(&part.ring[k]));
+            }
             CHECK(got == want, "throughput: slot %lld holds %lld, writers added %lld",
                   (long long)k, (long long)got, (long long)want);
             in_ring += got;
             max_slot = want > max_slot ? want : max_slot;
         }
         uint64_t sum, peak;
-        tp_read_window(cell, &cfg, atomic_load(&tp_clock), &sum, &peak);
+        tp_read_window(&obj, table, atomic_load(&tp_clock), &sum, &peak);
         CHECK((int64_t)sum == expected && in_ring == expected && (int64_t)peak == max_slot,
               "throughput: window %llu, ring %lld, peak %llu; expected %lld and %lld",
               (unsigned long long)sum, (long long)in_ring, (unsigned long long)peak,
               (long long)expected, (long long)max_slot);
     }
     free(tallies);
-    free(cell);
+    am_stripes_free(&obj.stripes);
+    free(obj.cell);
 }
 
 int
 main(void)
 {
     stress_minmax();
-    stress_throughput_once(TP_USED_SLOTS + 8);  /* no wrap: slot-exact */
-    stress_throughput_once(3);                   /* wraps constantly: rotations race */
-    stress_throughput_once(1);
+    for (int striped = 0; striped <= 1; striped++) {
+        stress_throughput_once(TP_USED_SLOTS + 8, striped);  /* no wrap: slot-exact */
+        stress_throughput_once(3, striped);  /* wraps constantly: rotations race */
+        stress_throughput_once(1, striped);
+    }
     if (atomic_load(&failed)) {
         return 1;
     }

@@ -9,11 +9,11 @@ import socket
 import subprocess
 import sys
 import time
-import traceback
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.openmetrics.parser import (
@@ -21,9 +21,17 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from atomicmetrics import AtomicCounter, generate_openmetrics, generate_text, start_http_server
+from atomicmetrics import (
+    AtomicCounter,
+    RuleExecutionMetric,
+    generate_openmetrics,
+    generate_text,
+    start_http_server,
+)
 from atomicmetrics.multiprocess import ENV_VAR, MultiProcessRegistry
-from atomicmetrics.multiprocess.arena import KIND_SERIES, Arena, ArenaError, dumps
+from atomicmetrics.multiprocess.errors import ArenaError
+from atomicmetrics.storage import MULTIPROCESS_MODES, CellKey
+from tests.helpers import fork, join
 
 pytestmark = [
     pytest.mark.integration,
@@ -33,25 +41,6 @@ pytestmark = [
 
 HERE = Path(__file__).parent
 SCRAPE_BOUND_S = 5.0
-
-
-def fork(fn: Callable[[], object]) -> int:
-    """Run ``fn`` in a forked child that exits 0 on success, 1 on an exception."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        code = 1
-        try:
-            fn()
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    return pid
-
-
-def join(pid: int) -> int:
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
 def samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -135,8 +124,13 @@ def test_family_created_after_fork_in_a_child_is_visible_to_the_parent(tmp_path:
     assert got[("late_total", (("where", "child"),))] == 7
     assert got[("events_events_total", ())] == 5
     assert got[("events_samples_total", ())] == 1
-    # The parent asking for the same family gets the one the child made.
-    assert reg.counter("late", "Made in a child.", ("where",)).labels("child").value() == 7
+    # The parent asking for the same family gets the one the child made; its
+    # child reads the parent's own shard (nothing recorded here), a scrape
+    # reads every process's.
+    late = reg.counter("late", "Made in a child.", ("where",)).labels("child")
+    assert late.value() == 0
+    late.inc()
+    assert scrape(reg)[("late_total", (("where", "child"),))] == 8
     with pytest.raises(ValueError, match="late"):
         reg.gauge("late", "Another type.")
 
@@ -212,10 +206,9 @@ class Worker:
             self.pid = 0
 
 
-def test_gauge_modes_count_live_processes_only(tmp_path: Path) -> None:
+def test_gauge_modes_keep_or_drop_dead_processes_as_prometheus_client(tmp_path: Path) -> None:
     reg = MultiProcessRegistry(tmp_path)
-    modes = ("all", "livesum", "max", "min", "mostrecent")
-    gauges = {m: reg.gauge(f"g_{m}", f"Mode {m}.", multiprocess_mode=m) for m in modes}
+    gauges = {m: reg.gauge(f"g_{m}", f"Mode {m}.", multiprocess_mode=m) for m in MULTIPROCESS_MODES}
     labelled = reg.gauge("lab", "Labelled.", ("k",), multiprocess_mode="livesum")
     for g in gauges.values():
         g.set(1)  # the parent is a process like any other
@@ -236,32 +229,53 @@ def test_gauge_modes_count_live_processes_only(tmp_path: Path) -> None:
             w.kill()
 
 
+def pid_series(got: dict[Any, float], name: str) -> dict[str, float]:
+    return {dict(k[1])["pid"]: v for k, v in got.items() if k[0] == name}
+
+
 def check_gauge_modes(reg: MultiProcessRegistry, workers: list[Worker]) -> None:
     for w in workers:
         w.do("set")  # in order: 10, 20, 30 is the most recent
+    me = str(os.getpid())
+    pids = [str(w.pid) for w in workers]
     got = scrape(reg)
-    pids = [str(os.getpid())] + [str(w.pid) for w in workers]
-    assert {k[1] for k in got if k[0] == "g_all"} == {(("pid", p),) for p in pids}
-    assert got[("g_all", (("pid", str(workers[1].pid)),))] == 20
-    assert got[("g_livesum", ())] == 61
-    assert got[("g_max", ())] == 30
-    assert got[("g_min", ())] == 1
-    assert got[("g_mostrecent", ())] == 30
+    everyone = {me: 1, pids[0]: 10, pids[1]: 20, pids[2]: 30}
+    assert pid_series(got, "g_all") == pid_series(got, "g_liveall") == everyone
+    for mode, value in [("sum", 61), ("max", 30), ("min", 1), ("mostrecent", 30)]:
+        assert got[(f"g_{mode}", ())] == got[(f"g_live{mode}", ())] == value, mode
     assert got[("lab", (("k", "a"),))] == 60
 
-    workers[2].stop()  # the 30 is gone; a dead process counts in no mode
-    workers[0].stop()
+    workers[2].stop()  # the 30 is gone
+    workers[0].stop()  # and the 10
     got = scrape(reg)
-    assert {k[1] for k in got if k[0] == "g_all"} == {(("pid", p),) for p in pids[:3:2]}
-    assert got[("g_livesum", ())] == 21
-    assert got[("g_max", ())] == 20
-    assert got[("g_min", ())] == 1
-    assert got[("g_mostrecent", ())] == 20
+    # all, min, max, sum, mostrecent keep a dead process's last value ...
+    assert pid_series(got, "g_all") == everyone
+    assert (got[("g_sum", ())], got[("g_max", ())], got[("g_min", ())]) == (61, 30, 1)
+    assert got[("g_mostrecent", ())] == 30
+    # ... the live modes count live processes only
+    assert pid_series(got, "g_liveall") == {me: 1, pids[1]: 20}
+    assert (got[("g_livesum", ())], got[("g_livemax", ())], got[("g_livemin", ())]) == (21, 20, 1)
+    assert got[("g_livemostrecent", ())] == 20
     assert got[("lab", (("k", "a"),))] == 20
+
+    for g in ("mostrecent", "livemostrecent"):
+        reg.gauge(f"g_{g}", f"Mode {g}.", multiprocess_mode=g).set(5)  # the parent, last
+    got = scrape(reg)
+    assert got[("g_mostrecent", ())] == got[("g_livemostrecent", ())] == 5
+
+    # mark_process_dead: a live process stops counting in the live modes only.
+    reg.mark_process_dead(workers[1].pid)
+    got = scrape(reg)
+    assert pid_series(got, "g_liveall") == {me: 1}
+    assert got[("g_livesum", ())] == 1
+    assert got[("g_sum", ())] == 61
+    assert pid_series(got, "g_all") == everyone
+    assert ("lab", (("k", "a"),)) not in got
     workers[1].stop()
     got = scrape(reg)
-    assert ("lab", (("k", "a"),)) not in got
-    assert got[("g_livesum", ())] == 1
+    assert pid_series(got, "g_liveall") == {me: 1}
+    assert got[("g_livemax", ())] == 1
+    assert got[("g_max", ())] == 30
 
 
 def test_a_worker_killed_mid_recording_loses_no_acknowledged_update(tmp_path: Path) -> None:
@@ -327,9 +341,10 @@ def test_a_process_killed_inside_the_hot_cold_protocol_does_not_hang_scrapes(
 
     def die_mid_operation() -> None:
         rule.record(20)
-        cell = Arena(tmp_path).find(KIND_SERIES, dumps(["victim", [], "rule", 0]))
-        assert cell is not None
-        AtomicCounter._from_buffer(cell.view, cell.cell_offset).add(word)
+        # This process's shard of the series: the words its rule.record wrote.
+        nbytes = RuleExecutionMetric._cell_bytes(1)
+        view, offset = reg._arena_storage._shard(CellKey("victim", (), "rule"), nbytes)
+        AtomicCounter._from_buffer(view, offset).add(word)
         os.kill(os.getpid(), signal.SIGKILL)
 
     pid = fork(die_mid_operation)
@@ -370,10 +385,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class Gunicorn:
+    """A running gunicorn master: its URL and process."""
+
+    def __init__(self, url: str, proc: subprocess.Popen[bytes]) -> None:
+        self.url = url
+        self.proc = proc
+
+    def worker_pids(self) -> set[int]:
+        with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+            return {int(p) for p in f.read().split()}
+
+
 @pytest.fixture(params=["preload", "import-in-workers"])
-def gunicorn(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """gunicorn, 4 sync workers, the registry made in the master or in each worker."""
+def gunicorn(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Gunicorn]:
+    """gunicorn, 4 sync workers, the registry made in the master or in each
+    worker, started over a stale arena an earlier run left in the directory."""
     pytest.importorskip("gunicorn")
+    earlier = MultiProcessRegistry(tmp_path / "arena")
+    earlier.rule_execution("requests", "Requests served.", ("path",)).labels("/work").record(1)
+    earlier.counter("earlier_run", "Only the earlier run made this.").inc()
+    earlier._arena.dir.close()  # that run is over: it no longer holds the directory
+    del earlier
     port = free_port()
     pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
     env = dict(
@@ -413,7 +446,7 @@ def gunicorn(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     pytest.fail(f"gunicorn did not start:\n{log.read_text()}")
                 time.sleep(0.1)
-        yield url
+        yield Gunicorn(url, proc)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -429,11 +462,29 @@ def get(url: str) -> bytes:
         return body
 
 
-def test_gunicorn_sync_workers_expose_every_request(gunicorn: str) -> None:
+def test_gunicorn_sync_workers_expose_every_request(gunicorn: Gunicorn) -> None:
+    """The recipe of docs/multiprocess.md, with and without preload_app: the
+    earlier run's arena is gone, every worker's requests are counted, and a
+    reload (SIGHUP re-reads the config, new workers replace the old ones)
+    deletes nothing and loses nothing."""
     n = 400
-    with ThreadPoolExecutor(8) as pool:  # concurrent: every worker gets some
-        pids = set(pool.map(lambda _: get(gunicorn + "/work"), range(n)))
-    assert len(pids) >= 2, "requests should have been spread over several workers"
     metric = ("requests_executions_total", (("path", "/work"),))
+
+    def load() -> None:
+        with ThreadPoolExecutor(8) as pool:  # concurrent: every worker gets some
+            pids = set(pool.map(lambda _: get(gunicorn.url + "/work"), range(n)))
+        assert len(pids) >= 2, "requests should have been spread over several workers"
+
+    load()
     for _ in range(8):  # whichever worker answers, it sees every worker's data
-        assert samples(get(gunicorn + "/metrics"))[metric] == n
+        got = samples(get(gunicorn.url + "/metrics"))
+        assert got[metric] == n
+        assert ("earlier_run_total", ()) not in got
+    old_workers = gunicorn.worker_pids()
+    gunicorn.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while gunicorn.worker_pids() & old_workers or len(gunicorn.worker_pids()) < 4:
+        assert time.monotonic() < deadline, "gunicorn did not replace its workers"
+        time.sleep(0.1)
+    load()
+    assert samples(get(gunicorn.url + "/metrics"))[metric] == 2 * n

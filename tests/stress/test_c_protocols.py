@@ -1,5 +1,5 @@
-"""The C protocols of AtomicMinMax, ThroughputMetric and AtomicNativeHistogram
-on real OS threads.
+"""The C protocols of AtomicMinMax, ThroughputMetric (striped or not) and
+AtomicNativeHistogram on real OS threads.
 
 On a GIL build every Python-level race test runs one C call at a time, so
 the lock-free protocols in ``csrc/minmax.c``, ``csrc/throughput.c`` and

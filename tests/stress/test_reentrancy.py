@@ -26,6 +26,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +40,7 @@ from atomicmetrics import (
     generate_openmetrics,
     generate_text,
 )
+from atomicmetrics.multiprocess import MultiProcessRegistry
 from tests.helpers import CELLS, KINDS, Kind, scaled, watchdog
 
 pytestmark = pytest.mark.skipif(
@@ -49,6 +51,14 @@ WATCHDOG_S = 60.0
 # SIGALRM every 100 µs: far more often than a label child is created, so
 # handlers land inside creations (the main thread does little else).
 ALARM_S = 0.0001
+# In a multi-process registry a creation links records in the arena (~0.2 ms
+# on a loaded 2-core machine): an alarm every 100 µs would nest handlers
+# without end; every 700 µs still lands them at random points inside.
+ALARM_ARENA_S = 0.0007
+
+
+def alarm_s(registry: Registry) -> float:
+    return ALARM_ARENA_S if isinstance(registry, MultiProcessRegistry) else ALARM_S
 
 
 class Scraper:
@@ -120,14 +130,24 @@ def bounded() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(params=["in-process", "multi-process"])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Registry:
+    """A plain registry, and one over a shared arena: its arena, storage and
+    registry locks are taken by every creation and every scrape."""
+    if request.param == "in-process":
+        return Registry()
+    return MultiProcessRegistry(tmp_path / "arena")
+
+
 def _children(family: Any) -> int:
     return len(family._children)
 
 
 @pytest.mark.stress
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
-def test_signal_handler_records_and_creates_children(kind: Kind, bounded: None) -> None:
-    registry = Registry()
+def test_signal_handler_records_and_creates_children(
+    kind: Kind, registry: Registry, bounded: None
+) -> None:
     family = kind.make(registry, "sig_" + kind.name, ("k",))
     plain = kind.make(registry, "plain_" + kind.name, ())
     main_child = family.labels("main")
@@ -138,7 +158,7 @@ def test_signal_handler_records_and_creates_children(kind: Kind, bounded: None) 
         kind.record(family.labels(f"s{n}"))  # a new child: takes the creation lock
         kind.record(plain)
 
-    with Scraper(registry) as scraper, Alarm(handler) as alarm:
+    with Scraper(registry) as scraper, Alarm(handler, alarm_s(registry)) as alarm:
         for i in range(iterations):
             kind.record(family.labels(f"m{i}"))  # creation, the lock held in between
             kind.record(main_child)
@@ -168,8 +188,9 @@ class _Cyclic:
 
 @pytest.mark.stress
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
-def test_gc_finalizers_record_and_create_children(kind: Kind, bounded: None) -> None:
-    registry = Registry()
+def test_gc_finalizers_record_and_create_children(
+    kind: Kind, registry: Registry, bounded: None
+) -> None:
     family = kind.make(registry, "gc_" + kind.name, ("k",))
     plain = kind.make(registry, "plain_" + kind.name, ())
     iterations = scaled(250)
@@ -257,8 +278,9 @@ def test_recorder_record_from_signal_handler(bounded: None) -> None:
 
 
 @pytest.mark.stress
-def test_signal_handler_makes_families_while_main_thread_does(bounded: None) -> None:
-    registry = Registry()
+def test_signal_handler_makes_families_while_main_thread_does(
+    registry: Registry, bounded: None
+) -> None:
     iterations = scaled(400)
 
     def handler(n: int) -> None:
@@ -266,7 +288,7 @@ def test_signal_handler_makes_families_while_main_thread_does(bounded: None) -> 
         kind.record(kind.make(registry, f"h{n}_{kind.name}", ("k",)).labels("x"))
         kind.record(kind.make(registry, "shared_" + kind.name, ()))  # existing after once
 
-    with Scraper(registry), Alarm(handler, interval_s=0.0005) as alarm:
+    with Scraper(registry), Alarm(handler, interval_s=max(0.0005, alarm_s(registry))) as alarm:
         for i in range(iterations):
             kind = KINDS[i % len(KINDS)]
             kind.record(kind.make(registry, f"m{i}_{kind.name}", ("k",)).labels("y"))

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from atomicmetrics._core import AtomicCounter
+from atomicmetrics.multiprocess import ArenaError
 from atomicmetrics.multiprocess.arena import (
     HEADER_BYTES,
     KIND_FAMILY,
-    KIND_PROCESS,
     KIND_SERIES,
     Arena,
-    ArenaError,
 )
 from tests.helpers import THREADS, run_threads
 
@@ -44,7 +43,7 @@ def test_new_cells_are_zero_and_records_keep_log_order(tmp_path: Path) -> None:
     a = Arena(tmp_path)
     keys = [f"k{i}" for i in range(50)]
     for k in keys:
-        r = a.get_or_create(KIND_PROCESS, k, "", 24)
+        r = a.get_or_create(KIND_FAMILY, k, "", 24)
         assert bytes(r.view[r.cell_offset : r.cell_offset + 24]) == bytes(24)
     assert [r.key for r in Arena(tmp_path).sync()] == keys
 
@@ -144,7 +143,7 @@ def test_foreign_file_raises_naming_file_and_recovery(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("offset", "value", "message"),
-    [(8, 2, "version 2"), (16, 12345, "header"), (24, 8, "header")],
+    [(8, 3, "version 3"), (16, 0, "header"), (24, 8, "header"), (32, 12345, "header")],
 )
 def test_bad_header_fields_raise(tmp_path: Path, offset: int, value: int, message: str) -> None:
     Arena(tmp_path)
@@ -160,7 +159,7 @@ def test_truncated_files_raise(tmp_path: Path) -> None:
     with pytest.raises(ArenaError, match="too short"):
         Arena(tmp_path)
     with open(header_file(tmp_path), "r+b") as f:
-        f.truncate(100)
+        f.truncate(HEADER_BYTES + 72)
     with pytest.raises(ArenaError, match="does not describe"):
         Arena(tmp_path)
 
@@ -170,7 +169,7 @@ def test_missing_segment_raises(tmp_path: Path) -> None:
     for i in range(100):
         a.get_or_create(KIND_SERIES, f"s{i}", "", 64)
     (tmp_path / "atomicmetrics-01.arena").unlink()
-    with pytest.raises(ArenaError, match=r"atomicmetrics-01\.arena.*cannot be opened"):
+    with pytest.raises(ArenaError, match=r"atomicmetrics-01\.arena.*missing"):
         Arena(tmp_path).sync()
 
 
@@ -186,11 +185,11 @@ def test_malformed_record_raises(tmp_path: Path, field: int, value: int) -> None
         Arena(tmp_path).sync()
 
 
-@pytest.mark.parametrize("ref", [8, 65, 1 << 32 | 8, 99 << 32, -5])
+@pytest.mark.parametrize("ref", [8, 129, 1 << 32 | 64, 99 << 32, -5])
 def test_invalid_references_raise(tmp_path: Path, ref: int) -> None:
     Arena(tmp_path)
-    poke(header_file(tmp_path), 40, ref)  # the log head
-    with pytest.raises(ArenaError, match=r"invalid reference|cannot be opened"):
+    poke(header_file(tmp_path), 48, ref)  # the log head
+    with pytest.raises(ArenaError, match=r"invalid reference|missing"):
         Arena(tmp_path).sync()
 
 

@@ -294,6 +294,33 @@ def test_registry_samples_carry_exactly_the_rendered_labels() -> None:
     assert samples
     for s in samples:
         assert s.rendered_labels == render_labels(s.labels)
-    # A second scrape reuses the cached text objects.
+    # Label texts are rendered once per label set: the counters, gauges and
+    # histograms keep theirs in the child (render_labels is never called
+    # again), the composite families reuse the previous scrape's objects.
     again = [s for fam in r.collect() for s in fam.samples]
-    assert all(a.rendered_labels is b.rendered_labels for a, b in zip(samples, again, strict=True))
+    assert [s.rendered_labels for s in samples] == [s.rendered_labels for s in again]
+    composite = ("app_rule_", "app_ingest_")
+    assert all(
+        a.rendered_labels is b.rendered_labels
+        for a, b in zip(samples, again, strict=True)
+        if a.name.startswith(composite)
+    )
+
+
+def test_rendered_families_never_render_label_texts_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    r = Registry()
+    r.counter("c", "", ["a", "b"]).labels('x"', "\\y\n").inc(2)
+    r.gauge("g", "").labels().set(1.5)
+    r.histogram("h", "", ["k"], buckets=[1]).labels("v").observe(3)
+    before = generate_text(r), generate_openmetrics(r), list(r.collect())
+
+    def refuse(labels: object) -> str:
+        raise AssertionError(f"labels rendered again: {labels!r}")
+
+    monkeypatch.setattr("atomicmetrics.family.render_labels", refuse)
+    monkeypatch.setattr("atomicmetrics.formatting.render_labels", refuse)
+    after = generate_text(r), generate_openmetrics(r), list(r.collect())
+    assert after == before
+    assert [s.rendered_labels for f in after[2] for s in f.samples] == [
+        s.rendered_labels for f in before[2] for s in f.samples
+    ]

@@ -7,13 +7,16 @@ shared cell (the real multi-process tests are in tests/integration).
 from __future__ import annotations
 
 import json
+import logging
 import os
+import struct
 from pathlib import Path
 
 import pytest
 
-from atomicmetrics.multiprocess import MultiProcessRegistry
-from atomicmetrics.multiprocess.arena import KIND_FAMILY, KIND_SERIES, Arena, ArenaError, dumps
+from atomicmetrics import generate_text
+from atomicmetrics.multiprocess import ArenaError, MultiProcessRegistry
+from atomicmetrics.multiprocess.arena import KIND_FAMILY, KIND_SERIES, KIND_SHARD, Arena, dumps
 from atomicmetrics.samples import MetricFamily
 
 
@@ -108,36 +111,59 @@ def test_from_env_requires_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert MultiProcessRegistry.from_env().directory == str(tmp_path)
 
 
-def test_malformed_family_or_series_records_raise_arena_error(tmp_path: Path) -> None:
-    arena = Arena(tmp_path / "f")
+def test_malformed_records_are_skipped_with_a_warning_naming_the_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scrape never raises for what it finds in the arena (foreign or corrupt
+    records): it shows everything else and warns once, naming the file."""
+    reg = MultiProcessRegistry(tmp_path)
+    reg.counter("ok", "Fine.").inc(3)
+    arena = Arena(tmp_path)
     arena.get_or_create(KIND_FAMILY, "x", json.dumps({"type": "bogus"}))
-    with pytest.raises(ArenaError, match="malformed description"):
-        MultiProcessRegistry(tmp_path / "f").collect().__next__()
-    arena = Arena(tmp_path / "s")
+    arena.get_or_create(KIND_FAMILY, "y", "not json")
     arena.get_or_create(KIND_SERIES, "not json", "", 8)
-    with pytest.raises(ArenaError, match="malformed key"):
-        list(MultiProcessRegistry(tmp_path / "s").collect())
-    arena = Arena(tmp_path / "g")
+    arena.get_or_create(KIND_SERIES, dumps(["ok", [], "value", 0, 1, 2]), "", 8)  # wrong size
     arena.get_or_create(KIND_SERIES, dumps(["g", [], "value", 0, 1, 2]), "", 16)  # no label set
-    with pytest.raises(ArenaError, match="malformed key"):
-        list(MultiProcessRegistry(tmp_path / "g").collect())
+    arena.get_or_create(KIND_SHARD, dumps(["ok", [], "counter", 7]), "", 16)  # no such generation
+    arena.get_or_create(KIND_SERIES, dumps([1, [], "*", 0]))
+    with caplog.at_level(logging.WARNING, logger="atomicmetrics.multiprocess"):
+        for _ in range(3):
+            assert values(reg, "ok") == {(): 3}
+            assert "x" not in families(reg)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == len(set(warnings)) >= 5  # each problem once
+    assert all(str(tmp_path / "atomicmetrics-00.arena") in w for w in warnings)
 
 
-def test_a_series_cell_of_another_size_raises(tmp_path: Path) -> None:
+def test_a_series_cell_of_another_size_raises_from_the_factory(tmp_path: Path) -> None:
     arena = Arena(tmp_path)
     arena.get_or_create(KIND_SERIES, dumps(["c", [], "*", 0]))
-    arena.get_or_create(KIND_SERIES, dumps(["c", [], "int", 0]), "", 64)
+    arena.get_or_create(KIND_SHARD, dumps(["c", [], "counter", 0]), "", 16, lambda: bytes(16))
+    arena.get_or_create(KIND_SERIES, dumps(["d", [], "*", 0]))
+    fine = struct.pack("<2q", 64, 64)  # a valid shard ref, but 64 bytes of cells
+    arena.get_or_create(KIND_SHARD, dumps(["d", [], "counter", 0]), "", 16, lambda: fine)
+    arena.get_or_create(KIND_SERIES, dumps(["t", [], "*", 0]))
+    arena.get_or_create(KIND_SERIES, dumps(["t", [], "throughput", 0]), "", 64)
     reg = MultiProcessRegistry(tmp_path)
-    with pytest.raises(ArenaError, match="64 bytes"):
+    with pytest.raises(ArenaError, match="invalid shard reference"):
         reg.counter("c", "C.")
+    with pytest.raises(ArenaError, match="64 bytes of cells, 16 expected"):
+        reg.counter("d", "D.")
+    with pytest.raises(ArenaError, match="64 bytes"):
+        reg.throughput("t", "T.")
+    reg.counter("e", "E.").inc()
+    assert "e_total 1" in generate_text(reg).decode()  # scrapes still work
 
 
-def test_a_series_with_the_wrong_number_of_label_values_raises(tmp_path: Path) -> None:
+def test_a_series_with_the_wrong_number_of_label_values_is_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     reg = MultiProcessRegistry(tmp_path)
     reg.counter("c", "C.", ("k",)).labels("a").inc()
     Arena(tmp_path).get_or_create(KIND_SERIES, dumps(["c", ["a", "b"], "*", 0]))
-    with pytest.raises(ArenaError, match="2 label values for 1 label names"):
-        list(reg.collect())
+    with caplog.at_level(logging.WARNING, logger="atomicmetrics.multiprocess"):
+        assert values(reg, "c") == {(("k", "a"),): 1}
+    assert "2 label values for 1 label names" in caplog.text
 
 
 def test_remove_and_clear_hide_label_sets_from_every_process(tmp_path: Path) -> None:
@@ -179,3 +205,22 @@ def test_pickles_as_a_registry_on_the_same_arena(tmp_path: Path) -> None:
     assert other is not reg
     other.counter("c", "C.").inc()
     assert values(reg, "c") == {(): 4}
+
+
+@pytest.mark.parametrize("mode", ["all", "liveall"])
+def test_pid_is_reserved_in_the_modes_that_add_it(tmp_path: Path, mode: str) -> None:
+    """A user label ``pid`` in mode "all" gave ``busy{pid="42",pid="11675"}``,
+    which promtool rejects with the whole scrape."""
+    reg = MultiProcessRegistry(tmp_path)
+    with pytest.raises(ValueError, match=f"'pid' is reserved in multiprocess_mode '{mode}'"):
+        reg.gauge("busy", "B.", ("pid",), multiprocess_mode=mode)  # type: ignore[arg-type]
+    assert "busy" not in families(reg)
+    other = reg.gauge("busy", "B.", ("pid",), multiprocess_mode="livesum")
+    other.labels("42").set(1)  # modes that add no pid label: a label like any other
+    assert values(reg, "busy") == {(("pid", "42"),): 1}
+
+
+def test_an_unknown_mode_names_the_valid_ones(tmp_path: Path) -> None:
+    reg = MultiProcessRegistry(tmp_path)
+    with pytest.raises(ValueError, match=r"'all', 'liveall', 'min', .*'livemostrecent'.*'median'"):
+        reg.gauge("g", "G.", multiprocess_mode="median")  # type: ignore[arg-type]

@@ -242,7 +242,7 @@ def test_wrongly_typed_names_raise_type_error(reg: Registry) -> None:
         lambda r: r.rule_execution("r", "", buckets=[]),
         lambda r: r.throughput("t", "", window_s=0),
         lambda r: r.throughput("t", "", window_s=10, resolution_s=3),
-        lambda r: r.gauge("g", "", multiprocess_mode="sum"),
+        lambda r: r.gauge("g", "", multiprocess_mode="average"),
     ],
 )
 def test_bad_settings_raise_and_register_nothing(reg: Registry, make: Any) -> None:

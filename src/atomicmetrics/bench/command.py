@@ -73,6 +73,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"thread counts (default {','.join(map(str, DEFAULT.threads))})",
     )
     parser.add_argument(
+        "--processes",
+        type=_thread_counts,
+        metavar="N,N,...",
+        help="instead of threads: forked workers recording into one multi-process "
+        "arena (one series, one series each, one shared word), at these process counts",
+    )
+    parser.add_argument(
         "--filter",
         type=_regex,
         metavar="REGEX",
@@ -155,6 +162,8 @@ def run_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if args.processes:
+        return _run_processes(args)
     base = QUICK if args.quick else DEFAULT
     settings = Settings(
         threads=args.threads or base.threads,
@@ -185,6 +194,50 @@ def run_command(args: argparse.Namespace) -> int:
         from atomicmetrics.bench.plot import plot
 
         plot(report, args.plot)
+    return 0
+
+
+def _run_processes(args: argparse.Namespace) -> int:
+    """``--processes``: the forked-worker table (atomicmetrics.bench.processes)."""
+    from atomicmetrics.bench.harness import environment
+    from atomicmetrics.bench.processes import run_processes, table
+
+    ops = 300_000 if args.quick else 2_000_000
+    rounds = args.rounds or (3 if args.quick else 5)
+    bar = ProgressBar(sys.stderr)
+    try:
+        results = run_processes(args.processes, ops=ops, rounds=rounds, progress=bar)
+    finally:
+        bar.finish()
+    env = environment()
+    print(describe_environment(env))
+    print(
+        f"method: {rounds} interleaved repetitions of {ops:,} inc() per process, forked "
+        "workers released together; rate = all operations / (last end - first start); "
+        "totals checked exactly"
+    )
+    print()
+    print(table(results))
+    if args.json:
+        one = {r.layout: r.ops_per_s for r in results if r.processes == 1}
+        rows = [
+            {
+                "name": r.layout,
+                "processes": r.processes,
+                "ns_per_op": r.ns_per_op,
+                "ops_per_s": r.ops_per_s,
+                "ratio_to_one_process": r.ops_per_s / one[r.layout] if r.layout in one else None,
+            }
+            for r in results
+        ]
+        document = {
+            "environment": env,
+            "settings": {"processes": list(args.processes), "rounds": rounds, "ops": ops},
+            "results": rows,
+        }
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(document, f, indent=2)
+            f.write("\n")
     return 0
 
 

@@ -412,8 +412,25 @@ def compile_loop(c: Candidate, names: Iterable[str]) -> Callable[..., None]:
 
 
 def thread_namespace(c: Candidate, shared: Namespace) -> Namespace:
-    """The namespace one thread runs ``c`` with: ``c.bind(shared)``, made in that thread."""
-    return shared if c.bind is None else c.bind(shared)
+    """The namespace one thread runs ``c`` with: ``c.bind(shared)``, made in that
+    thread, with every plain number copied into an object of this thread's own.
+
+    The numbers are arguments (``x``, ``d``), not the metric under test: in real
+    code each thread computes its own. One number object shared by every thread
+    would cost reference-count contention on 3.13t (a constant loaded from a
+    .pyc is not immortal there), which the metric would be blamed for.
+    """
+    own = shared if c.bind is None else c.bind(shared)
+    return {k: _private(v) for k, v in own.items()}
+
+
+def _private(v: Any) -> Any:
+    """A copy of an int or float made by this thread (other values as they are)."""
+    if type(v) is float:
+        return v + 0.0  # a new float object
+    if type(v) is int:
+        return int(str(v))  # a new int object (small ints are immortal anyway)
+    return v
 
 
 class _Crew:

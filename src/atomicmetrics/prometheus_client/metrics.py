@@ -33,7 +33,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal, TypeVar, cast, get_args
+from typing import Any, TypeVar, cast, get_args
 
 from atomicmetrics._core import (
     AtomicCounter,
@@ -63,6 +63,7 @@ from atomicmetrics.prometheus_client.metrics_core import (
 from atomicmetrics.prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
 from atomicmetrics.prometheus_client.samples import Exemplar, Sample
 from atomicmetrics.prometheus_client.utils import INF, floatToGoString
+from atomicmetrics.storage import MultiprocessMode
 
 __all__ = [
     "Counter",
@@ -77,18 +78,6 @@ __all__ = [
 ]
 
 T = TypeVar("T", bound="MetricWrapperBase")
-MultiprocessMode = Literal[
-    "all",
-    "liveall",
-    "min",
-    "livemin",
-    "max",
-    "livemax",
-    "sum",
-    "livesum",
-    "mostrecent",
-    "livemostrecent",
-]
 
 
 def _build_full_name(

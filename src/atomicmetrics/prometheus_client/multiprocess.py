@@ -12,11 +12,10 @@ one per directory, opened on first use):
 * ``Counter`` and ``Histogram`` series are arena cells that every process
   adds into: totals are exact and keep what dead processes recorded;
 * ``Gauge`` series are per-process arena cells combined by
-  ``multiprocess_mode`` at scrape time; the modes the arena has today are
-  ``all``, ``livesum``, ``max``, ``min`` and ``mostrecent`` (and it counts
-  live processes only in each of them); ``liveall``, ``livemin``,
-  ``livemax``, ``sum`` and ``livemostrecent`` raise ``ValueError`` when a
-  series is created, naming the supported ones;
+  ``multiprocess_mode`` at scrape time, with prometheus_client's ten modes
+  and meanings (``all``, ``min``, ``max``, ``sum``, ``mostrecent`` keep a
+  dead process's last value; the ``live*`` modes count live processes
+  only);
 * ``Summary`` series are arena histogram cells with one bucket (count and
   sum), shown as summaries by a ``MultiProcessCollector`` in a process that
   made that summary (gunicorn workers of one app all do); a scraper process
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MultiProcessCollector", "mark_process_dead"]
 
-# The gauge modes the arena implements (a subset of prometheus_client's names).
+# The gauge modes the arena implements (all of prometheus_client's).
 ARENA_GAUGE_MODES: tuple[str, ...] = MULTIPROCESS_MODES
 
 _lock = threading.Lock()  # guards _arenas
