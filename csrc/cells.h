@@ -28,6 +28,22 @@ int64_t am_striped_load(PyObject *op);
 double am_atomic_float_load(PyObject *op);
 double am_float_adder_load(PyObject *op);
 
+/* ---- RuleExecutionMetric (rule_metric.c; AtomicHistogram: below) ----------
+ * One consistent reading of the whole metric (base cell and every stripe,
+ * hotcold.h): count == sum(buckets), errors <= count, min <= average <=
+ * max. Takes each cell's reader lock in turn (never held across Python
+ * code); never blocks a writer. `buckets` must have room for
+ * am_rule_nbuckets(op) counts (not cumulative, +Inf last); they are
+ * overwritten. Cannot fail. */
+typedef struct {
+    int64_t count, errors, total;  /* errors clamped to count */
+    double average;                /* clamped into [min, max]; 0.0 when empty */
+    int64_t min, max;              /* 0 when count == 0 (the getters say None) */
+} am_rule_reading;
+
+Py_ssize_t am_rule_nbuckets(PyObject *op);
+void am_rule_read(PyObject *op, int64_t *buckets, am_rule_reading *out);
+
 /* The value of a registry counter's integral part (AtomicCounter for arena
  * cells, _IntAdder in process, StripedCounter) into *out: 0, or -1 with a
  * TypeError set for any other object. */

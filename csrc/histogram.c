@@ -25,6 +25,7 @@
  *              W2 and W3 (its x may be in the sum, counted in no bucket).
  */
 #include "hotcold.h"
+#include "cells.h"
 #include "bounds.h"
 #include "cells.h"
 

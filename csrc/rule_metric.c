@@ -55,6 +55,7 @@
  *                    in `reserved` (the overflow limit drops by it).
  */
 #include "hotcold.h"
+#include "cells.h"
 #include "bounds.h"
 
 /* What a striped rule metric reserves on its base cell for its stripes:
@@ -133,16 +134,12 @@ rule_read_cell(am_word *cell, Py_ssize_t nb, int reset, rule_raw *raw)
     raw->max = max > raw->max ? max : raw->max;
 }
 
-/* rule_read_cell over the object's cell and every stripe into `raw`.
- * Returns 0, or -1 with MemoryError set (before anything was touched).
- * On success the caller frees raw->buckets. */
-static int
-rule_read(RuleObject *self, int reset, rule_raw *raw)
+/* rule_read_cell over the object's cell and every stripe, into `raw` whose
+ * bucket buffer the caller provides, zero-filled. */
+static void
+rule_read_all(RuleObject *self, int reset, rule_raw *raw)
 {
     Py_ssize_t nb = rule_nbuckets(self->bounds);
-    if (am_hc_buf_init(&raw->buckets, nb) < 0) {
-        return -1;
-    }
     raw->count = raw->total = raw->errors = raw->min_enc = raw->max = 0;
     rule_read_cell(self->cell, nb, reset, raw);
     am_stripes *t = am_hc_stripes((am_hc_object *)self);
@@ -151,6 +148,18 @@ rule_read(RuleObject *self, int reset, rule_raw *raw)
             rule_read_cell(am_stripe(t, i), nb, reset, raw);
         }
     }
+}
+
+/* rule_read_all into a buffer of its own. Returns 0, or -1 with
+ * MemoryError set (before anything was touched). On success the caller
+ * frees raw->buckets. */
+static int
+rule_read(RuleObject *self, int reset, rule_raw *raw)
+{
+    if (am_hc_buf_init(&raw->buckets, rule_nbuckets(self->bounds)) < 0) {
+        return -1;
+    }
+    rule_read_all(self, reset, raw);
     return 0;
 }
 
@@ -257,6 +266,28 @@ rule_extreme(const rule_raw *raw, int want_max)
         Py_RETURN_NONE;
     }
     return PyLong_FromLongLong(want_max ? raw->max : INT64_MAX - raw->min_enc);
+}
+
+Py_ssize_t
+am_rule_nbuckets(PyObject *op)
+{
+    return rule_nbuckets(RuleObject_CAST(op)->bounds);
+}
+
+void
+am_rule_read(PyObject *op, int64_t *buckets, am_rule_reading *out)
+{
+    RuleObject *self = RuleObject_CAST(op);
+    rule_raw raw = {0, 0, 0, 0, 0, {buckets, {0}}};  /* the caller's buffer */
+    memset(buckets, 0, (size_t)rule_nbuckets(self->bounds) * sizeof(int64_t));
+    rule_read_all(self, 0, &raw);
+    rule_derived d = rule_derive(&raw);
+    out->count = raw.count;
+    out->errors = d.errors;
+    out->total = raw.total;
+    out->average = d.average;
+    out->min = raw.count > 0 ? INT64_MAX - raw.min_enc : 0;
+    out->max = raw.count > 0 ? raw.max : 0;
 }
 
 static PyObject *
