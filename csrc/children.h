@@ -73,6 +73,38 @@ am_state *am_child_state(PyTypeObject *type);
 /* A child's label text (`text`, Py_SIZE(child) bytes) as a new str. */
 PyObject *am_child_text(PyObject *child, const char *text);
 
+/* ---- exemplars (exemplar.c) --------------------------------------------- *
+ *
+ * A counter's or histogram's exemplar slots: a Python object set once by its
+ * family before the child is shared, kept in the module state by the
+ * child's address (see exemplar.c). */
+
+/* slots.make(value, labels): the checked exemplar (new reference), or NULL
+ * with an exception (TypeError when the child has no slots). */
+PyObject *am_exemplar_make(PyObject *child, PyObject *value, PyObject *labels);
+
+/* slots.keep(bucket, exemplar) after the recording succeeded.
+ * Returns 0, or -1 with an exception set. */
+int am_exemplar_keep(PyObject *child, Py_ssize_t bucket, PyObject *exemplar);
+
+/* The methods `_exemplar_slots()` (the slots, or None) and
+ * `_set_exemplar_slots(slots, /)` (once: ValueError after), for the method
+ * table of a child type: AM_EXEMPLAR_METHODS. */
+PyObject *am_exemplar_slots_method(PyObject *child, PyObject *ignored);
+PyObject *am_exemplar_set_slots_method(PyObject *child, PyObject *slots);
+
+#define AM_EXEMPLAR_METHODS \
+    {"_exemplar_slots", am_exemplar_slots_method, METH_NOARGS, \
+     PyDoc_STR("_exemplar_slots($self, /)\n--\n\n" \
+               "Private: the exemplar slots its family gave this child, or None.")}, \
+    {"_set_exemplar_slots", am_exemplar_set_slots_method, METH_O, \
+     PyDoc_STR("_set_exemplar_slots($self, slots, /)\n--\n\n" \
+               "Private: give the child its exemplar slots, once, before it is shared.")}
+
+/* From a child's tp_dealloc: drop its slots, if any (an exception being
+ * raised is kept). */
+void am_exemplar_forget(PyObject *child);
+
 /* ---- read by the renderer ----------------------------------------------- */
 
 /* A counter's total as Counter.value() computes it: `whole` when `exact`

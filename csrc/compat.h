@@ -40,6 +40,22 @@ am_err_take(void)
 #endif
 }
 
+/* Set `raised` (from am_err_take, NULL for none; reference stolen) as the
+ * current exception again. */
+static inline void
+am_err_restore(PyObject *raised)
+{
+    if (raised == NULL) {
+        return;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(raised);
+#else
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(raised)), raised,
+                  PyException_GetTraceback(raised));
+#endif
+}
+
 /* A method implementation whose signature is not PyCFunction's
  * (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS, a METH_CLASS method taking
  * the type) as the PyCFunction a PyMethodDef holds. The detour through

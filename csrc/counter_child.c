@@ -167,26 +167,17 @@ counter_add_int(am_counter_child *self, int64_t n, const char *what)
 }
 
 PyDoc_STRVAR(CounterChild_inc_doc,
-"inc($self, /, amount=1)\n--\n\n"
+"inc($self, /, amount=1, exemplar=None)\n--\n\n"
 "Add amount (>= 0): ints and integral floats below 2**63 exactly, other\n"
 "floats to the float part. ValueError for a negative amount or NaN,\n"
-"TypeError for a non-number, OverflowError past 2**63-1; nothing changes then.");
+"TypeError for a non-number, OverflowError past 2**63-1; nothing changes then.\n"
+"exemplar (a dict of label names to values) becomes the latest exemplar,\n"
+"checked first by the child's exemplar slots (a family's child has them).");
 
+/* inc(amount), with the amount given (not NULL). */
 static PyObject *
-CounterChild_inc(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+counter_add(am_counter_child *self, PyObject *amount)
 {
-    am_counter_child *self = CounterChild_CAST(op);
-    if (nargs == 0 && kwnames == NULL) {
-        return counter_add_int(self, 1, "inc()");
-    }
-    static const char *const names[] = {"amount"};
-    PyObject *amount;
-    if (am_parse_fastcall("inc", names, 1, 0, args, nargs, kwnames, &amount) < 0) {
-        return NULL;
-    }
-    if (amount == NULL) {
-        return counter_add_int(self, 1, "inc()");
-    }
     if (PyFloat_Check(amount)) {
         double x = PyFloat_AS_DOUBLE(amount);
         if (!(x >= 0.0)) {
@@ -219,6 +210,49 @@ CounterChild_inc(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject
         return NULL;
     }
     return counter_add_int(self, n, "add()");
+}
+
+/* inc(amount, exemplar=labels): the exemplar checked, the increment, then
+ * the exemplar kept (slow path: Python calls). */
+static PyObject *
+counter_add_exemplar(am_counter_child *self, PyObject *amount, PyObject *labels)
+{
+    PyObject *one = NULL;
+    if (amount == NULL) {
+        amount = one = PyLong_FromLong(1);
+        if (one == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *made = am_exemplar_make((PyObject *)self, amount, labels);
+    PyObject *result = made != NULL ? counter_add(self, amount) : NULL;
+    if (result != NULL && am_exemplar_keep((PyObject *)self, 0, made) < 0) {
+        Py_CLEAR(result);
+    }
+    Py_XDECREF(made);
+    Py_XDECREF(one);
+    return result;
+}
+
+static PyObject *
+CounterChild_inc(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    am_counter_child *self = CounterChild_CAST(op);
+    if (kwnames == NULL && nargs <= 1) {  /* inc() and inc(amount): no parsing */
+        return nargs == 0 ? counter_add_int(self, 1, "inc()") : counter_add(self, args[0]);
+    }
+    static const char *const names[] = {"amount", "exemplar"};
+    PyObject *given[2];
+    if (am_parse_fastcall("inc", names, 2, 0, args, nargs, kwnames, given) < 0) {
+        return NULL;
+    }
+    if (given[1] != NULL && given[1] != Py_None) {
+        return counter_add_exemplar(self, given[0], given[1]);
+    }
+    if (given[0] == NULL) {
+        return counter_add_int(self, 1, "inc()");
+    }
+    return counter_add(self, given[0]);
 }
 
 PyDoc_STRVAR(CounterChild_value_doc,
@@ -270,6 +304,7 @@ CounterChild_dealloc(PyObject *op)
     PyTypeObject *tp = Py_TYPE(op);
     Py_CLEAR(self->int_cell);
     Py_XDECREF((PyObject *)am_ptr_load_acquire(&self->float_cell));
+    am_exemplar_forget(op);
     tp->tp_free(op);
     Py_DECREF(tp);
 }
@@ -277,6 +312,7 @@ CounterChild_dealloc(PyObject *op)
 static PyMethodDef CounterChild_methods[] = {
     {"inc", AM_METHOD(CounterChild_inc), METH_FASTCALL | METH_KEYWORDS, CounterChild_inc_doc},
     {"value", CounterChild_value, METH_NOARGS, CounterChild_value_doc},
+    AM_EXEMPLAR_METHODS,
     {"_labelled", AM_METHOD(CounterChild_labelled), METH_FASTCALL | METH_CLASS,
      CounterChild_labelled_doc},
     AM_INIT_SUBCLASS,

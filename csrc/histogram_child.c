@@ -5,7 +5,10 @@
  * child shares is told in children.c; the cell is reached through cells.h. */
 #include "cells.h"
 #include "children.h"
+#include "bounds.h"
+#include "hotcold.h"
 
+#include <math.h>
 #include <stddef.h>
 
 #define HistogramChild_CAST(op) ((am_histogram_child *)(op))
@@ -61,15 +64,17 @@ HistogramChild_labelled(PyTypeObject *type, PyObject *const *args, Py_ssize_t na
 }
 
 PyDoc_STRVAR(HistogramChild_observe_doc,
-"observe($self, x, /)\n--\n\n"
+"observe($self, x, /, exemplar=None)\n--\n\n"
 "Observe x in the native histogram, then in the classic buckets (each cell's\n"
 "own observe; in that order, so that a scrape, which reads the classic\n"
-"buckets first, never finds more in them than in the native count).");
+"buckets first, never finds more in them than in the native count).\n"
+"exemplar (a dict of label names to values) becomes the latest exemplar of\n"
+"x's classic bucket (of the one slot of a native-only histogram), checked\n"
+"first by the child's exemplar slots (a family's child has them).");
 
 static PyObject *
-HistogramChild_observe(PyObject *op, PyObject *arg)
+histogram_observe(am_histogram_child *self, PyObject *arg)
 {
-    am_histogram_child *self = HistogramChild_CAST(op);
     if (self->native != NULL) {
         PyObject *r = am_native_histogram_observe(self->native, arg);
         if (r == NULL || self->cell == NULL) {
@@ -78,6 +83,51 @@ HistogramChild_observe(PyObject *op, PyObject *arg)
         Py_DECREF(r);  /* None */
     }
     return am_histogram_observe(self->cell, arg);
+}
+
+/* observe(x, exemplar=labels): x checked, the exemplar checked, the
+ * observation, then the exemplar kept in x's bucket (slow path). */
+static PyObject *
+histogram_observe_exemplar(am_histogram_child *self, PyObject *arg, PyObject *labels)
+{
+    double x;
+    if (am_as_double(arg, "x", &x) < 0) {
+        return NULL;
+    }
+    if (isnan(x)) {
+        PyErr_SetString(PyExc_ValueError, "cannot observe NaN");
+        return NULL;
+    }
+    Py_ssize_t bucket = 0;
+    if (self->cell != NULL) {
+        bucket = am_bounds_find(((am_hc_object *)self->cell)->bounds, x);
+    }
+    PyObject *made = am_exemplar_make((PyObject *)self, arg, labels);
+    PyObject *result = made != NULL ? histogram_observe(self, arg) : NULL;
+    if (result != NULL && am_exemplar_keep((PyObject *)self, bucket, made) < 0) {
+        Py_CLEAR(result);
+    }
+    Py_XDECREF(made);
+    return result;
+}
+
+static PyObject *
+HistogramChild_observe(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                       PyObject *kwnames)
+{
+    am_histogram_child *self = HistogramChild_CAST(op);
+    if (nargs == 1 && kwnames == NULL) {
+        return histogram_observe(self, args[0]);
+    }
+    static const char *const names[] = {"x", "exemplar"};
+    PyObject *given[2];
+    if (am_parse_fastcall("observe", names, 2, 1, args, nargs, kwnames, given) < 0) {
+        return NULL;
+    }
+    if (given[1] != NULL && given[1] != Py_None) {
+        return histogram_observe_exemplar(self, given[0], given[1]);
+    }
+    return histogram_observe(self, given[0]);
 }
 
 static PyObject *
@@ -106,12 +156,15 @@ HistogramChild_dealloc(PyObject *op)
     PyTypeObject *tp = Py_TYPE(op);
     Py_CLEAR(HistogramChild_CAST(op)->cell);
     Py_CLEAR(HistogramChild_CAST(op)->native);
+    am_exemplar_forget(op);
     tp->tp_free(op);
     Py_DECREF(tp);
 }
 
 static PyMethodDef HistogramChild_methods[] = {
-    {"observe", HistogramChild_observe, METH_O, HistogramChild_observe_doc},
+    {"observe", AM_METHOD(HistogramChild_observe), METH_FASTCALL | METH_KEYWORDS,
+     HistogramChild_observe_doc},
+    AM_EXEMPLAR_METHODS,
     {"_labelled", AM_METHOD(HistogramChild_labelled), METH_FASTCALL | METH_CLASS,
      HistogramChild_labelled_doc},
     AM_INIT_SUBCLASS,

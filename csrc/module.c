@@ -111,6 +111,10 @@ am_exec(PyObject *module)
             return -1;
         }
     }
+    st->exemplar_slots = PyDict_New();
+    if (st->exemplar_slots == NULL) {
+        return -1;
+    }
     if (PyModule_AddIntConstant(module, "FREE_THREADED_BUILD", AM_FREE_THREADED) < 0) {
         return -1;
     }
@@ -119,7 +123,8 @@ am_exec(PyObject *module)
 
 #define AM_STATE_TYPES(X) \
     X(counter_type) X(float_type) X(duration_type) X(minmax_type) \
-    X(histogram_type) X(native_histogram_type) X(rule_metric_type) X(throughput_type) \
+    X(histogram_type) X(native_histogram_type) X(exemplar_slots) X(rule_metric_type) \
+    X(throughput_type) \
     X(ring_type) X(striped_type) X(int_adder_type) X(float_adder_type) \
     X(timedelta_type) X(fast_lookup_type) X(default_call_type) \
     X(counter_child_type) X(gauge_child_type) X(histogram_child_type)

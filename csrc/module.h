@@ -15,6 +15,7 @@ typedef struct {
     PyTypeObject *minmax_type;
     PyTypeObject *histogram_type;
     PyTypeObject *native_histogram_type;
+    PyObject *exemplar_slots;  /* dict: a child's address (int) -> its exemplar slots */
     PyTypeObject *rule_metric_type;
     PyTypeObject *throughput_type;
     PyTypeObject *ring_type;

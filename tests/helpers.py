@@ -385,12 +385,14 @@ def answers(url: str) -> bool | None:
 
 @contextlib.contextmanager
 def prometheus_server(
-    tmp_path: Path, jobs: dict[str, str]
+    tmp_path: Path, jobs: dict[str, str], features: Sequence[str] = ()
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """A real Prometheus scraping each job's ``host:port`` every second.
 
-    Yields its base URL (once ready) and its process, for ``wait_until``;
-    stops it afterwards. Skips (fails in CI) without the ``prometheus`` binary.
+    ``features`` are passed as ``--enable-feature=`` (``native-histograms``,
+    ``exemplar-storage``). Yields its base URL (once ready) and its process,
+    for ``wait_until``; stops it afterwards. Skips (fails in CI) without the
+    ``prometheus`` binary.
     """
     prometheus = require_tool("prometheus")
     port = free_port()
@@ -410,6 +412,7 @@ def prometheus_server(
         f"--storage.tsdb.path={tmp_path / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         "--log.level=warn",
+        *(f"--enable-feature={feature}" for feature in features),
     ]
     with running(argv, cwd=tmp_path) as proc:
         wait_until(lambda: answers(f"{base}/-/ready"), "Prometheus to be ready", proc=proc)

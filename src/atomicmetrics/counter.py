@@ -16,7 +16,7 @@ asked for as ``x_total``) has family name ``x`` and exposes the sample
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
 from atomicmetrics._core import Counter
@@ -60,9 +60,9 @@ class CounterFamily(RenderedFamily[Counter]):
     def __init__(self, spec: FamilySpec) -> None:
         super().__init__(spec, (spec.name + "_total",))
 
-    def inc(self, amount: float = 1.0) -> None:
+    def inc(self, amount: float = 1.0, exemplar: Mapping[str, str] | None = None) -> None:
         """``Counter.inc`` of the only child; ``ValueError`` on a labelled family."""
-        self._only_child().inc(amount)
+        self._only_child().inc(amount, exemplar=exemplar)
 
     def value(self) -> float:
         """``Counter.value`` of the only child; ``ValueError`` on a labelled family."""
@@ -70,11 +70,13 @@ class CounterFamily(RenderedFamily[Counter]):
 
     def _new_child(self, labelvalues: tuple[str, ...]) -> Counter:
         storage = self._storage
-        return Counter._labelled(
+        child = Counter._labelled(
             self._label_text(labelvalues),
             storage.int_cell(self._cell_key(labelvalues, "int")),
             storage.float_cell(self._cell_key(labelvalues, "float")),
         )
+        child._set_exemplar_slots(self._exemplar_slots())
+        return child
 
     def _collect(self, items: list[tuple[LabelPairs, Counter]]) -> Iterator[MetricFamily]:
         """The family from ``(labels, reader)`` items, in Python: what a

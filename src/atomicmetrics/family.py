@@ -72,9 +72,10 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 from atomicmetrics import _fork
 from atomicmetrics._core import _FastLookup, _samples
 from atomicmetrics._lifetime import pin
+from atomicmetrics.exemplars import ExemplarSlots
 from atomicmetrics.formatting import render_labels
 from atomicmetrics.names import validate_text
-from atomicmetrics.samples import LabelPairs, MetricFamily, MetricType, Sample
+from atomicmetrics.samples import Exemplar, LabelPairs, MetricFamily, MetricType, Sample
 from atomicmetrics.storage import CellKey, CellStorage
 
 __all__ = [
@@ -485,6 +486,10 @@ class RenderedFamily(Family[ChildT]):
         self._render_name = (sample_names[0] if render_name is None else render_name).encode()
         self._render_le = tuple([b.encode() for b in le])
         self._om_flags = 1 if negative_bound else 0  # no _count/_sum: the format forbids them
+        # [True] once a child recorded an exemplar (shared with the children's
+        # ExemplarSlots; set once, never cleared): OpenMetrics is then written
+        # in Python, from collect(), where exemplars are attached.
+        self._exemplars_seen: list[bool] = [False]
         super().__init__(spec)
 
     def collect(self) -> Iterator[MetricFamily]:
@@ -496,7 +501,40 @@ class RenderedFamily(Family[ChildT]):
         samples = _samples(
             self._kind, self._children, self._sample_names, self.labelnames, self._le, Sample
         )
-        yield MetricFamily(self.name, self._type, self.help, samples)
+        yield self._with_exemplars(MetricFamily(self.name, self._type, self.help, samples))
+
+    def _exemplar_slots(self) -> ExemplarSlots:
+        """The slots a new child gets: one per bucket (``le`` value), or one."""
+        return ExemplarSlots(max(1, len(self._le)), self._exemplars_seen)
+
+    def _with_exemplars(self, family: MetricFamily) -> MetricFamily:
+        """``family`` with its children's latest exemplars on their first
+        sample (a counter's ``_total``, a histogram's ``_bucket``s); the
+        family itself until a child recorded one."""
+        if not self._exemplars_seen[0]:
+            return family
+        latest: dict[LabelPairs, list[Exemplar | None]] = {}
+        names = self.labelnames
+        for key, child in self._children.copy().items():
+            slots = cast(Any, child)._exemplar_slots()  # Counter or Histogram: C children
+            if slots is not None and any(e is not None for e in slots.latest):
+                latest[tuple(zip(names, self._values_of(key), strict=True))] = list(slots.latest)
+        if not latest:
+            return family
+        first = self._sample_names[0]
+        bucket_of = {b: i for i, b in enumerate(self._le)}
+        samples = []
+        for s in family.samples:
+            if s.name == first:
+                if bucket_of:  # le is last on a bucket
+                    ex = latest.get(s.labels[:-1])
+                    i = bucket_of.get(s.labels[-1][1], -1)
+                else:
+                    ex, i = latest.get(s.labels), 0
+                if ex is not None and i >= 0 and ex[i] is not None:
+                    s = s._replace(exemplar=ex[i])
+            samples.append(s)
+        return MetricFamily(family.name, family.type, family.help, tuple(samples), family.native)
 
     def _label_text(self, labelvalues: tuple[str, ...]) -> str:
         """The label text a new child keeps: ``render_labels`` of its pairs."""
@@ -506,6 +544,9 @@ class RenderedFamily(Family[ChildT]):
         self, openmetrics: bool
     ) -> tuple[int, dict[Any, Any], bytes, tuple[bytes, ...], int] | None:
         """What ``_core._render`` writes this family's sample lines from, or
-        None when this family is rendered in Python (from ``collect()``)."""
+        None when this family is rendered in Python (from ``collect()``):
+        OpenMetrics once a child recorded an exemplar (C does not write them)."""
+        if openmetrics and self._exemplars_seen[0]:
+            return None
         flags = self._om_flags if openmetrics else 0
         return (self._kind, self._children, self._render_name, self._render_le, flags)

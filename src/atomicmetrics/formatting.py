@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from atomicmetrics.samples import LabelPairs, Sample
+from atomicmetrics.samples import Exemplar, LabelPairs, Sample
 
 __all__ = [
     "append_sample_lines",
@@ -141,16 +141,19 @@ def render_labels(labels: LabelPairs) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-def append_sample_lines(out: list[str], samples: Iterable[Sample]) -> None:
+def append_sample_lines(
+    out: list[str], samples: Iterable[Sample], *, exemplars: bool = False
+) -> None:
     """Append one ``name{labels} value\\n`` line per sample to ``out``.
 
     The hot loop of both text formats: uses ``Sample.rendered_labels`` when
     the producer cached it, and renders ints and finite floats inline (the
     same results as :func:`format_value`, without a call per sample;
-    everything else goes through it).
+    everything else goes through it). With ``exemplars`` (OpenMetrics) a
+    sample's exemplar follows its value: `` # {labels} value timestamp``.
     """
     append = out.append
-    for name, pairs, v, labels, _ in samples:
+    for name, pairs, v, labels, ex in samples:
         if labels is None:
             labels = render_labels(pairs)
         cls = type(v)
@@ -160,4 +163,13 @@ def append_sample_lines(out: list[str], samples: Iterable[Sample]) -> None:
             text = float.__repr__(v)
         else:
             text = format_value(v)
+        if ex is not None and exemplars:
+            text += _exemplar_text(ex)
         append(f"{name}{labels} {text}\n")
+
+
+def _exemplar_text(ex: Exemplar) -> str:
+    """`` # {labels} value [timestamp]``, OpenMetrics' exemplar after a sample."""
+    stamp = "" if ex.timestamp is None else f" {format_value(ex.timestamp)}"
+    labels = render_labels(ex.labels) or "{}"  # the braces are required even when empty
+    return f" # {labels} {format_value(ex.value)}{stamp}"

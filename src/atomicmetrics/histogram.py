@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, ClassVar, NamedTuple, ParamSpec, TypeVar
 
@@ -235,9 +235,9 @@ class HistogramFamily(RenderedFamily[Histogram]):
             negative_bound=bool(bounds) and bounds[0] < 0,
         )
 
-    def observe(self, x: float) -> None:
+    def observe(self, x: float, exemplar: Mapping[str, str] | None = None) -> None:
         """``Histogram.observe`` of the only child; ``ValueError`` on a labelled family."""
-        self._only_child().observe(x)
+        self._only_child().observe(x, exemplar=exemplar)
 
     def snapshot(self) -> HistogramSnapshot:
         """``Histogram.snapshot`` of the only child; ``ValueError`` on a labelled family."""
@@ -259,14 +259,17 @@ class HistogramFamily(RenderedFamily[Histogram]):
         if self.native is not None:
             key = self._cell_key(labelvalues, "native")
             native = self._storage.native_histogram_cell(key, *self.native)
-        return Histogram._labelled(self._label_text(labelvalues), cell, native)
+        child = Histogram._labelled(self._label_text(labelvalues), cell, native)
+        child._set_exemplar_slots(self._exemplar_slots())
+        return child
 
     def collect(self) -> Iterator[MetricFamily]:
         """Yield the exposed family: the classic buckets read in C, then (with
         native histograms) each child's native reading; a native-only family
         in Python. Never takes the family lock."""
         if not self.bounds:
-            yield from Family.collect(self)
+            for family in Family.collect(self):
+                yield self._with_exemplars(family)
             return
         family = next(super().collect())
         if self.native is None:

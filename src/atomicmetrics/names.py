@@ -27,6 +27,7 @@ __all__ = [
     "counter_names",
     "gauge_names",
     "histogram_names",
+    "validate_label_name",
     "validate_labelnames",
     "validate_metric_name",
     "validate_text",
@@ -60,6 +61,18 @@ def validate_text(text: str, what: str) -> str:
     return text
 
 
+def validate_label_name(label: object) -> str:
+    """Return ``label`` if it is a valid label name (``[a-zA-Z_][a-zA-Z0-9_]*``,
+    no ``__`` prefix), else raise ``ValueError`` (``TypeError`` for a non-str)."""
+    if not isinstance(label, str):
+        raise TypeError(f"label name must be a str, not {type(label).__name__}")
+    if _LABEL_NAME.fullmatch(label) is None:
+        raise ValueError(f"invalid label name {label!r}: must match [a-zA-Z_][a-zA-Z0-9_]*")
+    if label.startswith("__"):
+        raise ValueError(f"invalid label name {label!r}: the __ prefix is reserved")
+    return label
+
+
 def validate_labelnames(labelnames: Iterable[str], *, histogram: bool) -> tuple[str, ...]:
     """Return ``labelnames`` as a tuple after checking every rule.
 
@@ -72,12 +85,7 @@ def validate_labelnames(labelnames: Iterable[str], *, histogram: bool) -> tuple[
         raise TypeError("labelnames must be a sequence of str, not a str")
     names = tuple(labelnames)
     for label in names:
-        if not isinstance(label, str):
-            raise TypeError(f"label name must be a str, not {type(label).__name__}")
-        if _LABEL_NAME.fullmatch(label) is None:
-            raise ValueError(f"invalid label name {label!r}: must match [a-zA-Z_][a-zA-Z0-9_]*")
-        if label.startswith("__"):
-            raise ValueError(f"invalid label name {label!r}: the __ prefix is reserved")
+        validate_label_name(label)
         if histogram and label == "le":
             raise ValueError("label name 'le' is reserved on histograms (bucket bound)")
     if len(set(names)) != len(names):

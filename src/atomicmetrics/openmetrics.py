@@ -53,7 +53,7 @@ class _OpenMetrics:
         samples = family.samples
         if family.type == "histogram":
             samples = _without_forbidden_sums(family)
-        append_sample_lines(out, samples)
+        append_sample_lines(out, samples, exemplars=True)
         return "".join(out)
 
 
